@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages framebus needs; quick and silent when all are there.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libboost-dev libopencv-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libzmq3-dev              # the ZeroMQ baseline in bench/
+  clang libclang-rt-14-dev # libFuzzer for the fuzz target
+  xvfb x11-apps imagemagick # the reader's real-window test (Xvfb, xwd, convert)
+  util-linux               # unshare, for the small-/dev/shm test
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

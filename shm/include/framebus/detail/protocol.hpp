@@ -1,0 +1,218 @@
+// Internal: the lock-free protocol itself, one function per step of
+// shm/PROTOCOL.md. The Writer and Reader classes add files, mappings, errors
+// and statistics around these; the ThreadSanitizer test drives them directly
+// over one buffer (TSan only relates accesses at the same virtual address).
+//
+// Atomics are labelled (W1)..(W4) on the writer's side and (R1)..(R4) on the
+// reader's; each comment names the operation it pairs with.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "framebus/detail/sys.hpp"
+#include "framebus/frame.hpp"
+#include "framebus/layout.hpp"
+
+namespace framebus::detail {
+
+struct ControlView {
+    layout::SegmentHeader* header = nullptr;
+    layout::SlotHeader* slots = nullptr;
+    layout::ReaderEntry* readers = nullptr;
+};
+
+inline ControlView control_view(std::byte* base, std::uint32_t slot_count) {
+    ControlView v;
+    v.header = reinterpret_cast<layout::SegmentHeader*>(base);
+    v.slots = reinterpret_cast<layout::SlotHeader*>(base + layout::slots_offset());
+    v.readers = reinterpret_cast<layout::ReaderEntry*>(base + layout::readers_offset(slot_count));
+    return v;
+}
+
+// ---- writer ----------------------------------------------------------------
+
+// Picks a free slot for frame `seq` and marks it WRITING. Never waits.
+// `cursor` (the writer's own) makes the search start after the last slot
+// taken, which takes the oldest free slot first.
+inline std::optional<std::uint32_t> acquire_slot(const ControlView& c, std::uint32_t slot_count,
+                                                 std::uint64_t seq, std::uint32_t& cursor) {
+    // relaxed: only the writer stores `latest`.
+    const std::uint64_t latest = c.header->latest.load(std::memory_order_relaxed);
+    for (std::uint32_t k = 0; k < slot_count; ++k) {
+        const std::uint32_t i = (cursor + k) % slot_count;
+        if (latest != 0 && i == layout::latest_slot(latest)) continue;  // readers want it
+        layout::SlotHeader& slot = c.slots[i];
+        // relaxed: a cheap pre-check; the seq_cst load (W2) decides.
+        if (slot.holders.load(std::memory_order_relaxed) != 0) continue;
+        // relaxed: only the writer stores `state`.
+        const std::uint64_t old_state = slot.state.load(std::memory_order_relaxed);
+        // (W1) seq_cst store, then (W2) seq_cst load: the writer's half of a
+        // store-then-load handshake with a reader's (R1) fetch_or and (R2)
+        // load. In the single total order of seq_cst operations one side sees
+        // the other, so the two can never both go ahead on this slot.
+        slot.state.store(layout::writing_state(seq), std::memory_order_seq_cst);
+        if (slot.holders.load(std::memory_order_seq_cst) != 0) {  // (W2)
+            // A reader got in first; nothing was written. release: a reader
+            // that then holds the old frame sees its bytes (pairs with (R2)).
+            slot.state.store(old_state, std::memory_order_release);
+            continue;
+        }
+        cursor = (i + 1) % slot_count;
+        return i;
+    }
+    return std::nullopt;
+}
+
+// Publishes the frame written into slot i. One futex wake if, and only if,
+// a reader is blocked; otherwise no system call.
+inline void commit_slot(const ControlView& c, std::uint32_t i, std::uint64_t seq,
+                        const FrameFormat& format, std::int64_t capture_ns,
+                        std::int64_t publish_ns) {
+    layout::SlotHeader& slot = c.slots[i];
+    // Plain stores: the slot is WRITING and unheld, no reader reads these now.
+    slot.width = format.width;
+    slot.height = format.height;
+    slot.cv_type = format.cv_type;
+    slot.pixel_format = static_cast<std::uint32_t>(format.pixel_format);
+    slot.stride = format.stride;
+    slot.bytes = format.bytes();
+    slot.capture_ns = capture_ns;
+    slot.publish_ns = publish_ns;
+    // release: pairs with the reader's (R2); whoever sees `seq` in state sees
+    // the pixels and the description above.
+    slot.state.store(layout::committed_state(seq), std::memory_order_release);
+    // release: pairs with the reader's acquire load of `latest`.
+    c.header->latest.store(layout::pack_latest(seq, i), std::memory_order_release);
+    // relaxed: status for tools; nothing is ordered by them.
+    c.header->heartbeat_ns.store(publish_ns, std::memory_order_relaxed);
+    c.header->frames_published.store(seq, std::memory_order_relaxed);
+    // (W3) seq_cst RMW, then (W4) seq_cst load: pairs with a waiting reader's
+    // (R3) increment of waiters and (R4) load of the word. Either we see its
+    // increment and wake it, or it sees our bump and FUTEX_WAIT returns at once.
+    c.header->publish_futex.fetch_add(1, std::memory_order_seq_cst);
+    if (c.header->waiters.load(std::memory_order_seq_cst) != 0)  // (W4)
+        sys::futex_wake_all(&c.header->publish_futex);
+}
+
+// Gives slot i up without publishing: 0 means empty, never leased.
+inline void abandon_slot(const ControlView& c, std::uint32_t i) {
+    // release: pairs with (R2) like a commit.
+    c.slots[i].state.store(0, std::memory_order_release);
+}
+
+inline void set_writer_state(const ControlView& c, layout::WriterState state) {
+    // release: pairs with the reader's acquire load in writer_state(); who
+    // sees the new state sees every frame committed before it.
+    c.header->writer_state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
+    c.header->publish_futex.fetch_add(1, std::memory_order_seq_cst);  // as (W3)
+    sys::futex_wake_all(&c.header->publish_futex);  // rare: wake unconditionally
+}
+
+// ---- reader ----------------------------------------------------------------
+
+// (R1) + (R2): the reader's half of the handshake with (W1) + (W2). True if
+// slot i holds exactly frame `seq`, committed, and is now held by `bit`.
+inline bool try_hold(const ControlView& c, std::uint32_t i, std::uint64_t seq, std::uint64_t bit) {
+    layout::SlotHeader& slot = c.slots[i];
+    slot.holders.fetch_or(bit, std::memory_order_seq_cst);  // (R1)
+    // (R2) seq_cst: also an acquire that pairs with commit's release store of
+    // state, so the frame's bytes and description are visible.
+    if (slot.state.load(std::memory_order_seq_cst) == layout::committed_state(seq)) return true;
+    // The writer has the slot. release: pairs with its (W2).
+    slot.holders.fetch_and(~bit, std::memory_order_release);
+    return false;
+}
+
+inline void release_hold(const ControlView& c, std::uint32_t i, std::uint64_t bit) {
+    // release: our reads of the frame happen before the writer, whose (W2)
+    // then sees the bit gone, overwrites the slot.
+    c.slots[i].holders.fetch_and(~bit, std::memory_order_release);
+}
+
+struct Held {
+    std::uint32_t slot;
+    std::uint64_t seq;
+};
+enum class HoldError { none, no_frame, corrupt, overtaken };
+
+// Holds the newest committed frame.
+inline std::optional<Held> hold_latest(const ControlView& c, std::uint32_t slot_count,
+                                       std::uint64_t bit, HoldError& error) {
+    std::uint64_t previous = 0;
+    for (int attempt = 0; attempt < 100'000; ++attempt) {
+        // acquire: pairs with commit's release store of latest.
+        const std::uint64_t latest = c.header->latest.load(std::memory_order_acquire);
+        if (latest == 0) return error = HoldError::no_frame, std::nullopt;
+        const std::uint64_t seq = layout::latest_sequence(latest);
+        const std::uint32_t i = layout::latest_slot(latest);
+        if (i >= slot_count) return error = HoldError::corrupt, std::nullopt;  // untrusted
+        if (try_hold(c, i, seq, bit)) return Held{i, seq};
+        // The writer never takes the latest slot, so failing twice on the
+        // same `latest` means the segment is not behaving.
+        if (latest == previous) return error = HoldError::corrupt, std::nullopt;
+        previous = latest;
+    }
+    return error = HoldError::overtaken, std::nullopt;
+}
+
+// Holds the oldest committed frame newer than `after`.
+inline std::optional<Held> hold_next(const ControlView& c, std::uint32_t slot_count,
+                                     std::uint64_t after, std::uint64_t bit, HoldError& error) {
+    for (int attempt = 0; attempt < 100'000; ++attempt) {
+        std::uint64_t best = 0;
+        std::uint32_t best_slot = 0;
+        for (std::uint32_t i = 0; i < slot_count; ++i) {
+            // relaxed: a candidate only; try_hold's (R2) decides.
+            const std::uint64_t state = c.slots[i].state.load(std::memory_order_relaxed);
+            if (state == 0 || (state & layout::kWriting) != 0) continue;
+            const std::uint64_t seq = state >> 1;
+            if (seq > after && (best == 0 || seq < best)) {
+                best = seq;
+                best_slot = i;
+            }
+        }
+        if (best == 0) return error = HoldError::no_frame, std::nullopt;
+        if (try_hold(c, best_slot, best, bit)) return Held{best_slot, best};
+    }
+    return error = HoldError::overtaken, std::nullopt;
+}
+
+inline std::uint64_t published_sequence(const ControlView& c) {
+    // acquire: pairs with commit's release store of latest.
+    return layout::latest_sequence(c.header->latest.load(std::memory_order_acquire));
+}
+
+inline layout::WriterState writer_state(const ControlView& c) {
+    // acquire: pairs with set_writer_state's release store.
+    return static_cast<layout::WriterState>(c.header->writer_state.load(std::memory_order_acquire));
+}
+
+enum class Woken { newer, state_changed, spurious, quiet };
+
+// Sleeps on the futex until a frame newer than `after` is published, the
+// writer state changes, or timeout_ns passes quietly. A wake-up is never a
+// frame: the caller loops on `spurious` and reads the newest sequence itself.
+inline Woken wait_for_newer(const ControlView& c, std::uint64_t after, std::int64_t timeout_ns) {
+    auto newer = [&] { return published_sequence(c) > after; };
+    auto changed = [&] { return writer_state(c) != layout::WriterState::live; };
+    if (newer()) return Woken::newer;
+    if (changed()) return Woken::state_changed;
+    // (R3) seq_cst: pairs with the writer's (W4) load of waiters.
+    c.header->waiters.fetch_add(1, std::memory_order_seq_cst);
+    // (R4) seq_cst: pairs with the writer's (W3) bump of the word.
+    const std::uint32_t word = c.header->publish_futex.load(std::memory_order_seq_cst);
+    bool woke = true;
+    // Re-check after reading the word: a publish between the first check and
+    // (R4) would otherwise be slept through.
+    if (!newer() && !changed()) woke = sys::futex_wait(&c.header->publish_futex, word, timeout_ns);
+    // relaxed: a count only; a stale non-zero costs the writer one extra wake.
+    c.header->waiters.fetch_sub(1, std::memory_order_relaxed);
+    if (newer()) return Woken::newer;
+    if (changed()) return Woken::state_changed;
+    return woke ? Woken::spurious : Woken::quiet;
+}
+
+}  // namespace framebus::detail

@@ -1,0 +1,120 @@
+// The writer side of the bus (DESIGN.md guarantees 1, 2, 6, 9, 10, 11).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "framebus/error.hpp"
+#include "framebus/frame.hpp"
+
+namespace framebus {
+
+namespace detail {
+struct WriterImpl;
+}
+
+struct WriterOptions {
+    std::string name = "framebus";
+    std::uint32_t max_readers = 8;  // 1..64
+    std::uint32_t slots = 0;        // 0: max_readers + 2, the count that never drops
+    std::uint64_t slot_capacity = 0;  // bytes; 0: initial_format.bytes()
+    FrameFormat initial_format{};     // only sizes the slots
+    std::uint32_t mode = 0600;        // permission bits of the object
+    bool keep = false;                // leave the segment behind on close
+};
+
+// A slot being written. RAII: destroyed without commit(), the slot is
+// abandoned (marked empty), never published half-written.
+class [[nodiscard]] WriteSlot {
+public:
+    WriteSlot(WriteSlot&& other) noexcept;
+    WriteSlot& operator=(WriteSlot&& other) noexcept;
+    WriteSlot(const WriteSlot&) = delete;
+    WriteSlot& operator=(const WriteSlot&) = delete;
+    ~WriteSlot();
+
+    [[nodiscard]] std::byte* data() const { return data_; }
+    [[nodiscard]] std::uint64_t capacity() const { return capacity_; }
+    [[nodiscard]] const FrameFormat& format() const { return format_; }
+    [[nodiscard]] std::uint64_t sequence() const { return sequence_; }
+    [[nodiscard]] std::uint32_t slot_index() const { return slot_; }
+
+    // Change the description before commit (e.g. the decoder produced another
+    // shape that still fits). Fails with frame_too_large when it does not fit.
+    Status set_format(const FrameFormat& format);
+
+    // Publish the frame. capture_ns == 0 means "now". No allocation, no lock,
+    // no system call unless a reader is blocked waiting (then one futex wake).
+    void commit(std::int64_t capture_ns = 0);
+
+    // Give the slot up without publishing (also what the destructor does).
+    void abandon();
+
+private:
+    friend struct detail::WriterImpl;
+    WriteSlot(detail::WriterImpl* owner, std::byte* data, std::uint64_t capacity,
+              const FrameFormat& format, std::uint64_t sequence, std::uint32_t slot)
+        : owner_(owner),
+          data_(data),
+          capacity_(capacity),
+          format_(format),
+          sequence_(sequence),
+          slot_(slot) {}
+
+    detail::WriterImpl* owner_ = nullptr;
+    std::byte* data_ = nullptr;
+    std::uint64_t capacity_ = 0;
+    FrameFormat format_{};
+    std::uint64_t sequence_ = 0;
+    std::uint32_t slot_ = 0;
+};
+
+struct WriterStats {
+    std::uint64_t published = 0;
+    std::uint64_t dropped = 0;   // acquire() found no free slot
+    std::uint64_t replaced = 0;  // segment replacements for frames that did not fit
+    std::uint64_t reclaimed = 0;  // leases of dead readers taken back
+};
+
+class Writer {
+public:
+    // Creates the segment, or takes the name over from a dead writer. Fails with
+    // live_writer (naming its pid), not_framebus / corrupt (the object is left
+    // alone), no_space (nothing left behind), invalid_name, invalid_argument.
+    [[nodiscard]] static Result<Writer> create(const WriterOptions& options);
+
+    Writer(Writer&&) noexcept;
+    Writer& operator=(Writer&&) noexcept;
+    ~Writer();  // close()
+
+    // A free slot for a frame of this format; never waits. If the frame does
+    // not fit the slot capacity, the segment is replaced by a larger one first
+    // (system calls and allocation, once per such shape change).
+    // Errc::no_free_slot: the frame is dropped and counted.
+    [[nodiscard]] Result<WriteSlot> acquire(const FrameFormat& format);
+
+    void end_of_stream();  // readers see WriterState::end_of_stream
+    void heartbeat();      // "still here" while the source stalls
+
+    // Leases of readers whose process is gone are cleared (system calls: call
+    // it about once a second, or when acquire() reports no_free_slot).
+    std::size_t reclaim_dead_readers();
+
+    [[nodiscard]] std::uint32_t readers_attached() const;  // no system call
+    [[nodiscard]] WriterStats stats() const;
+    [[nodiscard]] const std::string& name() const;
+    [[nodiscard]] std::uint64_t slot_capacity() const;
+    [[nodiscard]] std::uint32_t slot_count() const;
+    [[nodiscard]] std::uint32_t max_readers() const;
+
+    // Marks end of stream and unlinks the name (unless keep). Idempotent.
+    void close();
+
+private:
+    explicit Writer(std::unique_ptr<detail::WriterImpl> impl);
+    std::unique_ptr<detail::WriterImpl> impl_;
+};
+
+}  // namespace framebus

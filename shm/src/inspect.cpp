@@ -1,0 +1,225 @@
+// Read-only inspection for tools and tests. Every byte read here comes from a
+// private snapshot and is bounds-checked: a corrupt segment is an error value.
+#include "framebus/inspect.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "framebus/detail/segment.hpp"
+#include "framebus/detail/sys.hpp"
+#include "framebus/name.hpp"
+
+namespace framebus {
+
+using detail::load_field;
+using layout::ReaderEntry;
+using layout::SegmentHeader;
+using layout::SlotHeader;
+
+Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_t object_size) {
+    auto geometry = detail::read_header(bytes, object_size, "segment");
+    if (!geometry) return geometry.error();
+    const detail::Geometry& g = *geometry;
+    auto corrupt = [&](const std::string& why) {
+        return Error{Errc::corrupt, "segment '" + g.name + "' is corrupt: " + why};
+    };
+    if (bytes.size() < g.data_offset) return corrupt("control region truncated");
+
+    SegmentView v;
+    v.name = g.name;
+    v.layout_version = g.layout_version;
+    v.total_size = g.total_size;
+    v.data_offset = g.data_offset;
+    v.slot_stride = g.slot_stride;
+    v.slot_capacity = g.slot_capacity;
+    v.slot_count = g.slot_count;
+    v.max_readers = g.max_readers;
+    v.created_realtime_ns = g.created_realtime_ns;
+    v.mode = g.mode;
+    v.owner_uid = g.owner_uid;
+    v.writer_pid = g.writer_pid;
+    v.writer_start_time = g.writer_start_time;
+
+    const std::uint32_t state = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, writer_state));
+    if (state > static_cast<std::uint32_t>(layout::WriterState::replaced))
+        return corrupt("unknown writer state " + std::to_string(state));
+    v.writer_state = static_cast<layout::WriterState>(state);
+    const std::uint64_t latest = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, latest));
+    v.latest_sequence = layout::latest_sequence(latest);
+    v.latest_slot = layout::latest_slot(latest);
+    if (latest != 0 && v.latest_slot >= g.slot_count) return corrupt("latest points past the slots");
+    v.heartbeat_ns = load_field<std::int64_t>(bytes, offsetof(SegmentHeader, heartbeat_ns));
+    v.frames_published = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_published));
+    v.frames_dropped = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_dropped));
+
+    std::uint64_t held_any = 0;
+    for (std::uint32_t i = 0; i < g.slot_count; ++i) {
+        const std::size_t base = layout::slots_offset() + std::size_t{i} * sizeof(SlotHeader);
+        SlotView s;
+        s.index = i;
+        const std::uint64_t st = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, state));
+        s.sequence = st >> 1;
+        s.writing = (st & layout::kWriting) != 0;
+        s.holders = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, holders));
+        if ((s.holders >> (g.max_readers - 1)) > 1)  // bits past max_readers
+            return corrupt("slot " + std::to_string(i) + " is held by a reader that cannot exist");
+        held_any |= s.holders;
+        if (st != 0 && !s.writing) {
+            FrameFormat& f = s.format;
+            f.width = load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, width));
+            f.height = load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, height));
+            f.cv_type = load_field<std::int32_t>(bytes, base + offsetof(SlotHeader, cv_type));
+            const auto pf = load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, pixel_format));
+            f.pixel_format = pf <= static_cast<std::uint32_t>(PixelFormat::gray16)
+                                 ? static_cast<PixelFormat>(pf)
+                                 : PixelFormat::unknown;
+            f.stride = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, stride));
+            const auto frame_bytes = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, bytes));
+            if (f.stride == 0 || f.height > g.slot_capacity / f.stride || frame_bytes != f.bytes())
+                return corrupt("slot " + std::to_string(i) + " describes a frame that does not fit it");
+            s.capture_ns = load_field<std::int64_t>(bytes, base + offsetof(SlotHeader, capture_ns));
+            s.publish_ns = load_field<std::int64_t>(bytes, base + offsetof(SlotHeader, publish_ns));
+        }
+        v.slots.push_back(s);
+    }
+
+    for (std::uint32_t r = 0; r < g.max_readers; ++r) {
+        const std::size_t base = layout::readers_offset(g.slot_count) + std::size_t{r} * sizeof(ReaderEntry);
+        ReaderView rv;
+        rv.index = r;
+        rv.pid = load_field<std::uint32_t>(bytes, base + offsetof(ReaderEntry, pid));
+        const std::uint64_t bit = std::uint64_t{1} << r;
+        if (rv.pid == 0 && (held_any & bit) == 0) continue;
+        rv.start_time = load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, start_time));
+        rv.last_sequence = load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, last_sequence));
+        rv.frames = load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, frames));
+        rv.skipped = load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, skipped));
+        for (const SlotView& s : v.slots)
+            if (s.holders & bit) rv.held_slot = static_cast<int>(s.index);
+        v.readers.push_back(rv);
+    }
+    return v;
+}
+
+namespace {
+// Opens `name` read-only and returns a private snapshot of its control region.
+struct Snapshot {
+    detail::SegmentFile file;
+    detail::Geometry geometry;
+    std::vector<std::byte> bytes;
+};
+
+Result<Snapshot> snapshot(const std::string& name, detail::SegmentFile::Access access) {
+    if (auto st = validate_name(name); !st) return st.error();
+    Snapshot snap;
+    auto file = detail::SegmentFile::open(name, access);
+    if (!file) {
+        if (file.error().code == Errc::not_found)
+            return Error{Errc::not_found, "no segment named '" + name + "'"};
+        return file.error();
+    }
+    snap.file = std::move(*file);
+    auto prefix = snap.file.read_prefix(sizeof(SegmentHeader));
+    if (!prefix) return prefix.error();
+    auto geometry = detail::read_header(std::as_bytes(std::span(prefix->data(), prefix->size())),
+                                        snap.file.size(), segment_path(name));
+    if (!geometry) return geometry.error();
+    snap.geometry = std::move(*geometry);
+    // pread, not a mapping: a segment truncated under us gives a short read
+    // (and a validation error), never a SIGBUS.
+    auto control = snap.file.read_prefix(snap.geometry.data_offset);
+    if (!control) return control.error();
+    snap.bytes.resize(control->size());
+    std::memcpy(snap.bytes.data(), control->data(), control->size());
+    return snap;
+}
+}  // namespace
+
+Result<SegmentView> inspect(const std::string& name) {
+    auto snap = snapshot(name, detail::SegmentFile::Access::read_only);
+    if (!snap) return snap.error();
+    auto view = parse_segment(snap->bytes, snap->file.size());
+    if (!view) {
+        Error e = view.error();
+        e.message = segment_path(name) + ": " + e.message;
+        return e;
+    }
+    view->name = name;
+    view->writer_alive = detail::writer_alive(snap->file.fd(), snap->geometry);
+    for (ReaderView& r : view->readers)
+        r.alive = r.pid != 0 && sys::probe_lock(snap->file.fd(), layout::reader_lock_byte(r.index)) ==
+                                    sys::LockProbe::locked;
+    return view;
+}
+
+std::vector<std::string> list_segments() {
+    std::vector<std::string> names;
+    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
+    if (dir == nullptr) return names;
+    while (const dirent* entry = ::readdir(dir)) {
+        std::string name = entry->d_name;
+        if (!validate_name(name)) continue;  // ours are always valid names (no temporaries)
+        int fd = ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) continue;
+        std::uint64_t magic = 0;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            ::pread(fd, &magic, sizeof magic, 0) == sizeof magic && magic == layout::kMagic)
+            names.push_back(name);
+        ::close(fd);
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+const char* to_string(SegmentHealth health) {
+    switch (health) {
+        case SegmentHealth::live: return "live";
+        case SegmentHealth::stalled: return "stalled";
+        case SegmentHealth::end_of_stream: return "end-of-stream";
+        case SegmentHealth::stale: return "stale";
+    }
+    return "unknown";
+}
+
+SegmentHealth health_of(const SegmentView& view, std::int64_t now, std::int64_t stall_ns) {
+    if (!view.writer_alive) return SegmentHealth::stale;
+    if (view.writer_state == layout::WriterState::end_of_stream) return SegmentHealth::end_of_stream;
+    if (view.writer_state == layout::WriterState::replaced) return SegmentHealth::stale;
+    if (now - view.heartbeat_ns > stall_ns) return SegmentHealth::stalled;
+    return SegmentHealth::live;
+}
+
+Result<std::size_t> reclaim_dead_readers(const std::string& name) {
+    auto snap = snapshot(name, detail::SegmentFile::Access::read_write);
+    if (!snap) return snap.error();
+    if (auto view = parse_segment(snap->bytes, snap->file.size()); !view) return view.error();
+    auto mapping = detail::Mapping::map(snap->file, true, 0, snap->geometry.data_offset);
+    if (!mapping) return mapping.error();
+    return detail::reclaim_dead_readers(snap->file.fd(),
+                                        detail::control_view(mapping->data(), snap->geometry.slot_count),
+                                        snap->geometry);
+}
+
+Status remove_segment(const std::string& name, bool force) {
+    auto snap = snapshot(name, detail::SegmentFile::Access::read_only);
+    if (!snap) {
+        // A corrupt framebus segment may go, but only when asked by force.
+        const Errc code = snap.error().code;
+        if (!(force && (code == Errc::corrupt || code == Errc::version_mismatch))) return snap.error();
+    } else if (!force && detail::writer_alive(snap->file.fd(), snap->geometry)) {
+        return Error{Errc::live_writer, "segment '" + name + "' has a live writer (pid " +
+                                            std::to_string(snap->geometry.writer_pid) + ")"};
+    }
+    if (::shm_unlink(name.c_str()) != 0) return sys::error_from_errno(errno, segment_path(name));
+    return ok_status();
+}
+
+}  // namespace framebus

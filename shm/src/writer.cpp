@@ -1,0 +1,376 @@
+// The writer side. Protocol: shm/PROTOCOL.md ("Creating", "Writing a frame").
+#include "framebus/writer.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "framebus/detail/segment.hpp"
+#include "framebus/detail/sys.hpp"
+#include "framebus/name.hpp"
+
+namespace framebus {
+
+using detail::ControlView;
+using detail::Geometry;
+using detail::Mapping;
+using detail::SegmentFile;
+using layout::SegmentHeader;
+using layout::SlotHeader;
+using layout::WriterState;
+
+namespace detail {
+
+namespace {
+
+// A fully built segment under a temporary name, writer lock taken.
+struct BuiltSegment {
+    SegmentFile file;
+    Mapping mapping;
+    Geometry geometry;
+    std::string temp_name;
+};
+
+std::atomic<std::uint32_t> g_temp_counter{0};
+
+Result<BuiltSegment> build_segment(const std::string& name, const Geometry& planned,
+                                   std::uint32_t mode) {
+    BuiltSegment built;
+    built.geometry = planned;
+    // A leading '.' can never be a valid segment name, so no user collides.
+    built.temp_name = ".fbnew-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(g_temp_counter.fetch_add(1, std::memory_order_relaxed)) +
+                      "-" + name;
+    auto file = SegmentFile::create(built.temp_name, mode & 0777);
+    if (!file) return file.error();
+    built.file = std::move(*file);
+    // From here on, any failure unlinks the half-made object.
+    auto fail = [&](Error e) -> Result<BuiltSegment> {
+        ::shm_unlink(built.temp_name.c_str());
+        return e;
+    };
+    // Reserve every byte now: a full /dev/shm is an error here, not a SIGBUS later.
+    if (int err = sys::fallocate(built.file.fd(), planned.total_size); err != 0)
+        return fail(sys::error_from_errno(
+            err, "reserving " + std::to_string(planned.total_size) + " bytes for segment '" +
+                     name + "' in " + std::string(kShmDirectory)));
+    if (auto st = built.file.refresh_size(); !st) return fail(st.error());
+    auto mapping = Mapping::map(built.file, true, 0, planned.total_size);
+    if (!mapping) return fail(mapping.error());
+    built.mapping = std::move(*mapping);
+    if (int err = sys::try_lock(built.file.fd(), layout::kWriterLockByte); err != 0)
+        return fail(sys::error_from_errno(err, "locking new segment '" + name + "'"));
+
+    // fallocate zeroed everything: all atomics start at 0 (empty slots, no
+    // readers, no frame). Fill the write-once fields, then publish the version.
+    auto* h = reinterpret_cast<SegmentHeader*>(built.mapping.data());
+    h->magic = layout::kMagic;
+    h->header_size = sizeof(SegmentHeader);
+    h->total_size = planned.total_size;
+    h->data_offset = planned.data_offset;
+    h->slot_stride = planned.slot_stride;
+    h->slot_capacity = planned.slot_capacity;
+    h->slot_count = planned.slot_count;
+    h->max_readers = planned.max_readers;
+    h->created_realtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    h->mode = mode & 0777;
+    h->owner_uid = ::getuid();
+    h->writer_pid = static_cast<std::uint32_t>(::getpid());
+    h->writer_start_time = sys::process_start_time(::getpid()).value_or(0);
+    std::memcpy(h->name, name.data(), std::min(name.size(), layout::kMaxNameLength));
+    h->heartbeat_ns.store(now_ns(), std::memory_order_relaxed);
+    // release: pairs with the acquire load of layout_version by anyone who
+    // validates the header; every field above is visible once it reads 1.
+    h->layout_version.store(layout::kLayoutVersion, std::memory_order_release);
+
+    built.geometry.created_realtime_ns = h->created_realtime_ns;
+    built.geometry.mode = h->mode;
+    built.geometry.owner_uid = h->owner_uid;
+    built.geometry.writer_pid = h->writer_pid;
+    built.geometry.writer_start_time = h->writer_start_time;
+    built.geometry.name = name;
+    return built;
+}
+
+// Tells readers of a segment we are leaving that it has been replaced.
+void mark_replaced(SegmentHeader* header) {
+    ControlView c;
+    c.header = header;
+    set_writer_state(c, WriterState::replaced);
+}
+
+// Puts a built segment under `name`. `current` is the segment this writer
+// owns now (replacement) or nullptr (first creation or takeover).
+Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile* current) {
+    const std::string final_path = segment_path(name);
+    const std::string temp_path = segment_path(built.temp_name);
+    auto fail = [&](Error e) -> Status {
+        ::shm_unlink(built.temp_name.c_str());
+        return e;
+    };
+    if (current != nullptr) {
+        // We own the name: swap atomically; readers of the old one follow.
+        if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
+            return fail(sys::error_from_errno(errno, "replacing segment '" + name + "'"));
+        return ok_status();
+    }
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        // Nothing there: link() creates the name only if it is still free.
+        if (::link(temp_path.c_str(), final_path.c_str()) == 0) {
+            ::shm_unlink(built.temp_name.c_str());
+            return ok_status();
+        }
+        if (errno != EEXIST)
+            return fail(sys::error_from_errno(errno, "creating segment '" + name + "'"));
+
+        // Something is there. Take it over only if it is a framebus segment
+        // whose writer is dead; never touch anything else.
+        auto existing = SegmentFile::open(name, SegmentFile::Access::read_write);
+        if (!existing) {
+            if (existing.error().code == Errc::not_found) continue;  // vanished: retry
+            return fail(existing.error());
+        }
+        auto prefix = existing->read_prefix(sizeof(SegmentHeader));
+        if (!prefix) return fail(prefix.error());
+        auto geometry = read_header(std::as_bytes(std::span(prefix->data(), prefix->size())),
+                                    existing->size(), final_path);
+        if (!geometry) {
+            Error e = geometry.error();
+            if (e.code != Errc::not_framebus)
+                e.message += "; remove it with `framebus clean --force " + name + "`";
+            else
+                e.message += "; not touching it";
+            return fail(e);
+        }
+        int err = sys::try_lock(existing->fd(), layout::kWriterLockByte);
+        if (err == EAGAIN)
+            return fail(Error{Errc::live_writer, "segment '" + name +
+                                                     "' already has a live writer (pid " +
+                                                     std::to_string(geometry->writer_pid) + ")"});
+        if (err != 0 && writer_alive(existing->fd(), *geometry))  // OFD locks unsupported
+            return fail(Error{Errc::live_writer, "segment '" + name +
+                                                     "' already has a live writer (pid " +
+                                                     std::to_string(geometry->writer_pid) + ")"});
+        // We hold the dead writer's lock; make sure the name still means this
+        // object (another writer may have won between open and lock).
+        if (!existing->is_at(name)) continue;
+        if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
+            return fail(sys::error_from_errno(errno, "taking over segment '" + name + "'"));
+        // Readers still attached to the dead writer's segment: follow us.
+        if (auto old = Mapping::map(*existing, true, 0, sizeof(SegmentHeader)))
+            mark_replaced(reinterpret_cast<SegmentHeader*>(old->data()));
+        return ok_status();
+    }
+    return fail(Error{Errc::system, "segment '" + name + "' keeps changing under us; gave up"});
+}
+
+}  // namespace
+
+struct WriterImpl {
+    WriterOptions options;
+    SegmentFile file;
+    Mapping mapping;
+    Geometry geometry;
+    ControlView control;
+    std::byte* data = nullptr;
+
+    std::uint64_t next_sequence = 1;
+    std::uint32_t cursor = 0;  // where the search for a free slot starts
+    bool slot_out = false;
+    bool closed = false;
+    WriterStats stats;
+
+    void adopt(BuiltSegment&& built) {
+        file = std::move(built.file);
+        mapping = std::move(built.mapping);
+        geometry = std::move(built.geometry);
+        control = control_view(mapping.data(), geometry.slot_count);
+        data = mapping.data() + geometry.data_offset;
+        next_sequence = 1;  // sequences count from 1 in every segment
+        cursor = 0;
+    }
+
+    Status replace(std::uint64_t capacity) {
+        auto planned = plan_geometry(geometry.slot_count, geometry.max_readers, capacity);
+        if (!planned) return planned.error();
+        auto built = build_segment(options.name, *planned, options.mode);
+        if (!built) return built.error();
+        if (auto st = install_segment(*built, options.name, &file); !st) return st.error();
+        mark_replaced(control.header);
+        adopt(std::move(*built));
+        ++stats.replaced;
+        return ok_status();
+    }
+
+    Result<WriteSlot> acquire(const FrameFormat& format) {
+        if (slot_out)
+            return Error{Errc::invalid_argument, "a slot is already acquired; commit it first"};
+        if (format.width == 0 || format.height == 0 || format.stride == 0 ||
+            format.height > (std::uint64_t{1} << 40) / format.stride)
+            return Error{Errc::invalid_argument, "frame format has a zero or huge size"};
+        if (format.bytes() > geometry.slot_capacity) {
+            if (auto st = replace(format.bytes()); !st) return st.error();
+        }
+        const std::uint64_t seq = next_sequence;
+        if (auto i = acquire_slot(control, geometry.slot_count, seq, cursor)) {
+            slot_out = true;
+            return WriteSlot(this, data + std::uint64_t{*i} * geometry.slot_stride,
+                             geometry.slot_capacity, format, seq, *i);
+        }
+        // relaxed: a statistic.
+        control.header->frames_dropped.fetch_add(1, std::memory_order_relaxed);
+        ++stats.dropped;
+        return Error{Errc::no_free_slot, "no free slot in segment '" + options.name +
+                                             "' (every slot is held or latest); frame dropped"};
+    }
+
+    void commit(std::uint32_t i, std::uint64_t seq, const FrameFormat& format,
+                std::int64_t capture_ns) {
+        const std::int64_t publish_ns = now_ns();
+        commit_slot(control, i, seq, format, capture_ns != 0 ? capture_ns : publish_ns,
+                    publish_ns);
+        next_sequence = seq + 1;
+        slot_out = false;
+        ++stats.published;
+    }
+
+    void abandon(std::uint32_t i) {
+        abandon_slot(control, i);
+        slot_out = false;
+    }
+
+    void close() {
+        if (closed) return;
+        closed = true;
+        set_writer_state(control, WriterState::end_of_stream);
+        // Unlink only if the name is still ours (not taken over by someone
+        // after a `framebus clean --force`).
+        if (!options.keep && file.is_at(options.name)) ::shm_unlink(options.name.c_str());
+        sys::unlock(file.fd(), layout::kWriterLockByte);
+        mapping = Mapping();
+        file = SegmentFile();
+    }
+};
+
+}  // namespace detail
+
+// ---- WriteSlot -----------------------------------------------------------
+
+WriteSlot::WriteSlot(WriteSlot&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)),
+      data_(other.data_),
+      capacity_(other.capacity_),
+      format_(other.format_),
+      sequence_(other.sequence_),
+      slot_(other.slot_) {}
+
+WriteSlot& WriteSlot::operator=(WriteSlot&& other) noexcept {
+    if (this != &other) {
+        abandon();
+        owner_ = std::exchange(other.owner_, nullptr);
+        data_ = other.data_;
+        capacity_ = other.capacity_;
+        format_ = other.format_;
+        sequence_ = other.sequence_;
+        slot_ = other.slot_;
+    }
+    return *this;
+}
+
+WriteSlot::~WriteSlot() { abandon(); }
+
+Status WriteSlot::set_format(const FrameFormat& format) {
+    if (format.stride != 0 && format.height > capacity_ / format.stride)
+        return Error{Errc::frame_too_large, "frame of " + std::to_string(format.width) + "x" +
+                                                std::to_string(format.height) +
+                                                " does not fit the slot"};
+    format_ = format;
+    return ok_status();
+}
+
+void WriteSlot::commit(std::int64_t capture_ns) {
+    if (owner_ == nullptr) return;
+    std::exchange(owner_, nullptr)->commit(slot_, sequence_, format_, capture_ns);
+}
+
+void WriteSlot::abandon() {
+    if (owner_ == nullptr) return;
+    std::exchange(owner_, nullptr)->abandon(slot_);
+}
+
+// ---- Writer --------------------------------------------------------------
+
+Writer::Writer(std::unique_ptr<detail::WriterImpl> impl) : impl_(std::move(impl)) {}
+Writer::Writer(Writer&&) noexcept = default;
+Writer& Writer::operator=(Writer&& other) noexcept {
+    if (this != &other) {
+        close();
+        impl_ = std::move(other.impl_);
+    }
+    return *this;
+}
+Writer::~Writer() { close(); }
+
+Result<Writer> Writer::create(const WriterOptions& options) {
+    if (auto st = validate_name(options.name); !st) return st.error();
+    if (options.mode & ~0777u)
+        return Error{Errc::invalid_argument, "mode must be permission bits (0..0777)"};
+    const std::uint32_t slots = options.slots != 0 ? options.slots : options.max_readers + 2;
+    const std::uint64_t capacity =
+        options.slot_capacity != 0 ? options.slot_capacity : options.initial_format.bytes();
+    if (capacity == 0)
+        return Error{Errc::invalid_argument,
+                     "slot capacity unknown: give a slot capacity or an initial frame format"};
+    auto planned = detail::plan_geometry(slots, options.max_readers, capacity);
+    if (!planned) return planned.error();
+    auto built = detail::build_segment(options.name, *planned, options.mode);
+    if (!built) return built.error();
+    if (auto st = detail::install_segment(*built, options.name, nullptr); !st) return st.error();
+    auto impl = std::make_unique<detail::WriterImpl>();
+    impl->options = options;
+    impl->adopt(std::move(*built));
+    return Writer(std::move(impl));
+}
+
+Result<WriteSlot> Writer::acquire(const FrameFormat& format) { return impl_->acquire(format); }
+
+void Writer::end_of_stream() { set_writer_state(impl_->control, WriterState::end_of_stream); }
+
+void Writer::heartbeat() {
+    // relaxed: a status word for tools ("stalled"), never used for liveness.
+    impl_->control.header->heartbeat_ns.store(now_ns(), std::memory_order_relaxed);
+}
+
+std::size_t Writer::reclaim_dead_readers() {
+    std::size_t n = detail::reclaim_dead_readers(impl_->file.fd(), impl_->control, impl_->geometry);
+    impl_->stats.reclaimed += n;
+    return n;
+}
+
+std::uint32_t Writer::readers_attached() const {
+    std::uint32_t count = 0;
+    for (std::uint32_t r = 0; r < impl_->geometry.max_readers; ++r)
+        // relaxed: a statistic.
+        count += impl_->control.readers[r].pid.load(std::memory_order_relaxed) != 0;
+    return count;
+}
+
+WriterStats Writer::stats() const { return impl_->stats; }
+const std::string& Writer::name() const { return impl_->options.name; }
+std::uint64_t Writer::slot_capacity() const { return impl_->geometry.slot_capacity; }
+std::uint32_t Writer::slot_count() const { return impl_->geometry.slot_count; }
+std::uint32_t Writer::max_readers() const { return impl_->geometry.max_readers; }
+
+void Writer::close() {
+    if (impl_) impl_->close();
+}
+
+}  // namespace framebus
