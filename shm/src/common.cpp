@@ -13,40 +13,62 @@ namespace framebus {
 
 const char* to_string(Errc code) {
     switch (code) {
-        case Errc::invalid_argument: return "invalid argument";
-        case Errc::invalid_name: return "invalid name";
-        case Errc::not_found: return "not found";
-        case Errc::not_framebus: return "not a framebus segment";
-        case Errc::corrupt: return "corrupt segment";
-        case Errc::version_mismatch: return "layout version mismatch";
-        case Errc::live_writer: return "live writer";
-        case Errc::permission_denied: return "permission denied";
-        case Errc::no_space: return "no space";
-        case Errc::too_many_readers: return "too many readers";
-        case Errc::lease_held: return "lease already held";
-        case Errc::no_frame: return "no frame";
-        case Errc::no_free_slot: return "no free slot";
-        case Errc::frame_too_large: return "frame too large";
-        case Errc::timed_out: return "timed out";
-        case Errc::system: return "system error";
+        case Errc::invalid_argument:
+            return "invalid argument";
+        case Errc::invalid_name:
+            return "invalid name";
+        case Errc::not_found:
+            return "not found";
+        case Errc::not_framebus:
+            return "not a framebus segment";
+        case Errc::corrupt:
+            return "corrupt segment";
+        case Errc::version_mismatch:
+            return "layout version mismatch";
+        case Errc::live_writer:
+            return "live writer";
+        case Errc::permission_denied:
+            return "permission denied";
+        case Errc::no_space:
+            return "no space";
+        case Errc::too_many_readers:
+            return "too many readers";
+        case Errc::lease_held:
+            return "lease already held";
+        case Errc::no_frame:
+            return "no frame";
+        case Errc::no_free_slot:
+            return "no free slot";
+        case Errc::frame_too_large:
+            return "frame too large";
+        case Errc::timed_out:
+            return "timed out";
+        case Errc::system:
+            return "system error";
     }
     return "unknown error";
 }
 
 const char* to_string(WaitStatus status) {
     switch (status) {
-        case WaitStatus::frame: return "frame";
-        case WaitStatus::timed_out: return "timed out";
-        case WaitStatus::end_of_stream: return "end of stream";
-        case WaitStatus::writer_gone: return "writer gone";
-        case WaitStatus::replaced: return "replaced";
+        case WaitStatus::frame:
+            return "frame";
+        case WaitStatus::timed_out:
+            return "timed out";
+        case WaitStatus::end_of_stream:
+            return "end of stream";
+        case WaitStatus::writer_gone:
+            return "writer gone";
+        case WaitStatus::replaced:
+            return "replaced";
     }
     return "unknown";
 }
 
 Status validate_name(std::string_view name) {
     auto bad = [&](const std::string& why) {
-        return Error{Errc::invalid_name, "invalid segment name '" + std::string(name) + "': " + why};
+        return Error{Errc::invalid_name,
+                     "invalid segment name '" + std::string(name) + "': " + why};
     };
     if (name.empty()) return bad("empty");
     if (name.size() > layout::kMaxNameLength)
@@ -76,9 +98,9 @@ struct FormatRow {
 };
 constexpr std::array<FormatRow, 7> kFormats{{
     {PixelFormat::unknown, "unknown", 0, 0},
-    {PixelFormat::bgr24, "bgr24", 3, 0 + (2 << 3)},   // CV_8UC3
-    {PixelFormat::rgb24, "rgb24", 3, 0 + (2 << 3)},   // CV_8UC3
-    {PixelFormat::gray8, "gray8", 1, 0},              // CV_8UC1
+    {PixelFormat::bgr24, "bgr24", 3, 0 + (2 << 3)},    // CV_8UC3
+    {PixelFormat::rgb24, "rgb24", 3, 0 + (2 << 3)},    // CV_8UC3
+    {PixelFormat::gray8, "gray8", 1, 0},               // CV_8UC1
     {PixelFormat::bgra32, "bgra32", 4, 0 + (3 << 3)},  // CV_8UC4
     {PixelFormat::rgba32, "rgba32", 4, 0 + (3 << 3)},  // CV_8UC4
     {PixelFormat::gray16, "gray16", 2, 2},             // CV_16UC1
@@ -90,9 +112,15 @@ const FormatRow& row_of(PixelFormat format) {
 }
 }  // namespace
 
-const char* to_string(PixelFormat format) { return row_of(format).name; }
-std::uint32_t bytes_per_pixel(PixelFormat format) { return row_of(format).bytes_per_pixel; }
-std::int32_t cv_type_of(PixelFormat format) { return row_of(format).cv_type; }
+const char* to_string(PixelFormat format) {
+    return row_of(format).name;
+}
+std::uint32_t bytes_per_pixel(PixelFormat format) {
+    return row_of(format).bytes_per_pixel;
+}
+std::int32_t cv_type_of(PixelFormat format) {
+    return row_of(format).cv_type;
+}
 
 std::optional<PixelFormat> parse_pixel_format(std::string_view text) {
     for (const auto& row : kFormats)

@@ -46,24 +46,29 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
     v.writer_pid = g.writer_pid;
     v.writer_start_time = g.writer_start_time;
 
-    const std::uint32_t state = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, writer_state));
+    const std::uint32_t state =
+        load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, writer_state));
     if (state > static_cast<std::uint32_t>(layout::WriterState::replaced))
         return corrupt("unknown writer state " + std::to_string(state));
     v.writer_state = static_cast<layout::WriterState>(state);
     const std::uint64_t latest = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, latest));
     v.latest_sequence = layout::latest_sequence(latest);
     v.latest_slot = layout::latest_slot(latest);
-    if (latest != 0 && v.latest_slot >= g.slot_count) return corrupt("latest points past the slots");
+    if (latest != 0 && v.latest_slot >= g.slot_count)
+        return corrupt("latest points past the slots");
     v.heartbeat_ns = load_field<std::int64_t>(bytes, offsetof(SegmentHeader, heartbeat_ns));
-    v.frames_published = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_published));
+    v.frames_published =
+        load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_published));
     v.frames_dropped = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_dropped));
+    v.waiters = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, waiters));
 
     std::uint64_t held_any = 0;
     for (std::uint32_t i = 0; i < g.slot_count; ++i) {
         const std::size_t base = layout::slots_offset() + std::size_t{i} * sizeof(SlotHeader);
         SlotView s;
         s.index = i;
-        const std::uint64_t st = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, state));
+        const std::uint64_t st =
+            load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, state));
         s.sequence = st >> 1;
         s.writing = (st & layout::kWriting) != 0;
         s.holders = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, holders));
@@ -75,14 +80,17 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
             f.width = load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, width));
             f.height = load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, height));
             f.cv_type = load_field<std::int32_t>(bytes, base + offsetof(SlotHeader, cv_type));
-            const auto pf = load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, pixel_format));
+            const auto pf =
+                load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, pixel_format));
             f.pixel_format = pf <= static_cast<std::uint32_t>(PixelFormat::gray16)
                                  ? static_cast<PixelFormat>(pf)
                                  : PixelFormat::unknown;
             f.stride = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, stride));
-            const auto frame_bytes = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, bytes));
+            const auto frame_bytes =
+                load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, bytes));
             if (f.stride == 0 || f.height > g.slot_capacity / f.stride || frame_bytes != f.bytes())
-                return corrupt("slot " + std::to_string(i) + " describes a frame that does not fit it");
+                return corrupt("slot " + std::to_string(i) +
+                               " describes a frame that does not fit it");
             s.capture_ns = load_field<std::int64_t>(bytes, base + offsetof(SlotHeader, capture_ns));
             s.publish_ns = load_field<std::int64_t>(bytes, base + offsetof(SlotHeader, publish_ns));
         }
@@ -90,14 +98,16 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
     }
 
     for (std::uint32_t r = 0; r < g.max_readers; ++r) {
-        const std::size_t base = layout::readers_offset(g.slot_count) + std::size_t{r} * sizeof(ReaderEntry);
+        const std::size_t base =
+            layout::readers_offset(g.slot_count) + std::size_t{r} * sizeof(ReaderEntry);
         ReaderView rv;
         rv.index = r;
         rv.pid = load_field<std::uint32_t>(bytes, base + offsetof(ReaderEntry, pid));
         const std::uint64_t bit = std::uint64_t{1} << r;
         if (rv.pid == 0 && (held_any & bit) == 0) continue;
         rv.start_time = load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, start_time));
-        rv.last_sequence = load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, last_sequence));
+        rv.last_sequence =
+            load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, last_sequence));
         rv.frames = load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, frames));
         rv.skipped = load_field<std::uint64_t>(bytes, base + offsetof(ReaderEntry, skipped));
         for (const SlotView& s : v.slots)
@@ -153,8 +163,9 @@ Result<SegmentView> inspect(const std::string& name) {
     view->name = name;
     view->writer_alive = detail::writer_alive(snap->file.fd(), snap->geometry);
     for (ReaderView& r : view->readers)
-        r.alive = r.pid != 0 && sys::probe_lock(snap->file.fd(), layout::reader_lock_byte(r.index)) ==
-                                    sys::LockProbe::locked;
+        r.alive =
+            r.pid != 0 && sys::probe_lock(snap->file.fd(), layout::reader_lock_byte(r.index)) ==
+                              sys::LockProbe::locked;
     return view;
 }
 
@@ -165,7 +176,8 @@ std::vector<std::string> list_segments() {
     while (const dirent* entry = ::readdir(dir)) {
         std::string name = entry->d_name;
         if (!validate_name(name)) continue;  // ours are always valid names (no temporaries)
-        int fd = ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        int fd =
+            ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) continue;
         std::uint64_t magic = 0;
         struct stat st {};
@@ -181,17 +193,22 @@ std::vector<std::string> list_segments() {
 
 const char* to_string(SegmentHealth health) {
     switch (health) {
-        case SegmentHealth::live: return "live";
-        case SegmentHealth::stalled: return "stalled";
-        case SegmentHealth::end_of_stream: return "end-of-stream";
-        case SegmentHealth::stale: return "stale";
+        case SegmentHealth::live:
+            return "live";
+        case SegmentHealth::stalled:
+            return "stalled";
+        case SegmentHealth::end_of_stream:
+            return "end-of-stream";
+        case SegmentHealth::stale:
+            return "stale";
     }
     return "unknown";
 }
 
 SegmentHealth health_of(const SegmentView& view, std::int64_t now, std::int64_t stall_ns) {
     if (!view.writer_alive) return SegmentHealth::stale;
-    if (view.writer_state == layout::WriterState::end_of_stream) return SegmentHealth::end_of_stream;
+    if (view.writer_state == layout::WriterState::end_of_stream)
+        return SegmentHealth::end_of_stream;
     if (view.writer_state == layout::WriterState::replaced) return SegmentHealth::stale;
     if (now - view.heartbeat_ns > stall_ns) return SegmentHealth::stalled;
     return SegmentHealth::live;
@@ -203,9 +220,9 @@ Result<std::size_t> reclaim_dead_readers(const std::string& name) {
     if (auto view = parse_segment(snap->bytes, snap->file.size()); !view) return view.error();
     auto mapping = detail::Mapping::map(snap->file, true, 0, snap->geometry.data_offset);
     if (!mapping) return mapping.error();
-    return detail::reclaim_dead_readers(snap->file.fd(),
-                                        detail::control_view(mapping->data(), snap->geometry.slot_count),
-                                        snap->geometry);
+    return detail::reclaim_dead_readers(
+        snap->file.fd(), detail::control_view(mapping->data(), snap->geometry.slot_count),
+        snap->geometry);
 }
 
 Status remove_segment(const std::string& name, bool force) {
@@ -213,7 +230,8 @@ Status remove_segment(const std::string& name, bool force) {
     if (!snap) {
         // A corrupt framebus segment may go, but only when asked by force.
         const Errc code = snap.error().code;
-        if (!(force && (code == Errc::corrupt || code == Errc::version_mismatch))) return snap.error();
+        if (!(force && (code == Errc::corrupt || code == Errc::version_mismatch)))
+            return snap.error();
     } else if (!force && detail::writer_alive(snap->file.fd(), snap->geometry)) {
         return Error{Errc::live_writer, "segment '" + name + "' has a live writer (pid " +
                                             std::to_string(snap->geometry.writer_pid) + ")"};

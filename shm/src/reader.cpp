@@ -62,9 +62,8 @@ struct ReaderImpl {
         impl->file = std::move(*file);
         auto prefix = impl->file.read_prefix(sizeof(SegmentHeader));
         if (!prefix) return prefix.error();
-        auto geometry =
-            read_header(std::as_bytes(std::span(prefix->data(), prefix->size())),
-                        impl->file.size(), "segment '" + name + "'");
+        auto geometry = read_header(std::as_bytes(std::span(prefix->data(), prefix->size())),
+                                    impl->file.size(), "segment '" + name + "'");
         if (!geometry) return geometry.error();
         impl->geometry = std::move(*geometry);
         const Geometry& g = impl->geometry;
@@ -72,8 +71,7 @@ struct ReaderImpl {
         auto control = Mapping::map(impl->file, true, 0, g.data_offset);
         if (!control) return control.error();
         impl->control_mapping = std::move(*control);
-        auto data =
-            Mapping::map(impl->file, false, g.data_offset, g.total_size - g.data_offset);
+        auto data = Mapping::map(impl->file, false, g.data_offset, g.total_size - g.data_offset);
         if (!data) return data.error();
         impl->data_mapping = std::move(*data);
         impl->control = control_view(impl->control_mapping.data(), g.slot_count);
@@ -91,7 +89,8 @@ struct ReaderImpl {
         for (std::uint32_t r = 0; r < geometry.max_readers; ++r) {
             int err = sys::try_lock(file.fd(), layout::reader_lock_byte(r));
             if (err == EAGAIN) continue;  // a live reader owns it
-            if (err != 0) return sys::error_from_errno(err, "locking a reader entry of '" + name + "'");
+            if (err != 0)
+                return sys::error_from_errno(err, "locking a reader entry of '" + name + "'");
             index = r;
             bit = std::uint64_t{1} << r;
             claimed = true;
@@ -178,9 +177,12 @@ struct ReaderImpl {
 
     std::optional<WaitStatus> state_change() const {
         switch (writer_state(control)) {
-            case WriterState::end_of_stream: return WaitStatus::end_of_stream;
-            case WriterState::replaced: return WaitStatus::replaced;
-            case WriterState::live: break;
+            case WriterState::end_of_stream:
+                return WaitStatus::end_of_stream;
+            case WriterState::replaced:
+                return WaitStatus::replaced;
+            case WriterState::live:
+                break;
         }
         return std::nullopt;
     }
@@ -194,8 +196,8 @@ struct ReaderImpl {
             if (auto change = state_change()) return *change;
             const std::int64_t remaining = deadline - now_ns();
             if (remaining <= 0) return WaitStatus::timed_out;
-            const Woken woken = wait_for_newer(control, last_sequence,
-                                               std::min(remaining, kLivenessCheckNs));
+            const Woken woken =
+                wait_for_newer(control, last_sequence, std::min(remaining, kLivenessCheckNs));
             // A quiet interval is when we look whether the writer still lives.
             if (woken == Woken::quiet && !writer_alive(file.fd(), geometry))
                 return state_change().value_or(WaitStatus::writer_gone);
@@ -245,7 +247,8 @@ Result<Reader> Reader::open(const std::string& name, const ReaderOptions& option
         if (impl.error().code != Errc::not_found || std::chrono::steady_clock::now() >= deadline) {
             Error e = impl.error();
             if (e.code == Errc::not_found)
-                e.message = "no segment named '" + name + "' (is a writer running under that name?)";
+                e.message =
+                    "no segment named '" + name + "' (is a writer running under that name?)";
             return e;
         }
         // Appearance of a name has no wake-up to wait on; poll gently.
@@ -253,9 +256,15 @@ Result<Reader> Reader::open(const std::string& name, const ReaderOptions& option
     }
 }
 
-Result<Lease> Reader::latest() { return impl_->latest(); }
-Result<Lease> Reader::next() { return impl_->next(); }
-WaitStatus Reader::wait(std::chrono::nanoseconds timeout) { return impl_->wait(timeout); }
+Result<Lease> Reader::latest() {
+    return impl_->latest();
+}
+Result<Lease> Reader::next() {
+    return impl_->next();
+}
+WaitStatus Reader::wait(std::chrono::nanoseconds timeout) {
+    return impl_->wait(timeout);
+}
 
 WaitStatus Reader::status() const {
     if (impl_->newer_frame()) return WaitStatus::frame;
@@ -264,7 +273,9 @@ WaitStatus Reader::status() const {
     return WaitStatus::timed_out;
 }
 
-bool Reader::writer_alive() const { return detail::writer_alive(impl_->file.fd(), impl_->geometry); }
+bool Reader::writer_alive() const {
+    return detail::writer_alive(impl_->file.fd(), impl_->geometry);
+}
 
 Result<bool> Reader::follow() {
     if (impl_->lease_out) return Error{Errc::lease_held, "release the lease before following"};
@@ -278,14 +289,26 @@ Result<bool> Reader::follow() {
     return true;
 }
 
-std::uint64_t Reader::last_sequence() const { return impl_->last_sequence; }
-std::uint64_t Reader::frames() const { return impl_->frames; }
-std::uint64_t Reader::skipped() const { return impl_->skipped; }
+std::uint64_t Reader::last_sequence() const {
+    return impl_->last_sequence;
+}
+std::uint64_t Reader::frames() const {
+    return impl_->frames;
+}
+std::uint64_t Reader::skipped() const {
+    return impl_->skipped;
+}
 std::uint64_t Reader::latest_sequence() const {
     return detail::published_sequence(impl_->control);
 }
-std::uint32_t Reader::reader_index() const { return impl_->index; }
-std::uint32_t Reader::writer_pid() const { return impl_->geometry.writer_pid; }
-const std::string& Reader::name() const { return impl_->name; }
+std::uint32_t Reader::reader_index() const {
+    return impl_->index;
+}
+std::uint32_t Reader::writer_pid() const {
+    return impl_->geometry.writer_pid;
+}
+const std::string& Reader::name() const {
+    return impl_->name;
+}
 
 }  // namespace framebus

@@ -35,9 +35,9 @@ Result<Geometry> plan_geometry(std::uint32_t slot_count, std::uint32_t max_reade
                                std::uint64_t slot_capacity) {
     using namespace layout;
     if (max_readers < 1 || max_readers > kMaxReaders)
-        return Error{Errc::invalid_argument,
-                     "max readers must be 1.." + std::to_string(kMaxReaders) + ", not " +
-                         std::to_string(max_readers)};
+        return Error{Errc::invalid_argument, "max readers must be 1.." +
+                                                 std::to_string(kMaxReaders) + ", not " +
+                                                 std::to_string(max_readers)};
     if (slot_count < 1 || slot_count > kMaxSlots)
         return Error{Errc::invalid_argument, "slots must be 1.." + std::to_string(kMaxSlots) +
                                                  ", not " + std::to_string(slot_count)};
@@ -135,12 +135,13 @@ Result<SegmentFile> SegmentFile::create(const std::string& shm_name, std::uint32
     return file;
 }
 
-int SegmentFile::fd() const { return shm_.get_mapping_handle().handle; }
+int SegmentFile::fd() const {
+    return shm_.get_mapping_handle().handle;
+}
 
 Status SegmentFile::refresh_size() {
     struct stat st {};
-    if (::fstat(fd(), &st) != 0)
-        return sys::error_from_errno(errno, segment_path(shm_.get_name()));
+    if (::fstat(fd(), &st) != 0) return sys::error_from_errno(errno, segment_path(shm_.get_name()));
     size_ = static_cast<std::uint64_t>(st.st_size);
     dev_ = st.st_dev;
     ino_ = st.st_ino;
@@ -157,8 +158,8 @@ Result<std::string> SegmentFile::read_prefix(std::size_t max) const {
     std::string bytes(std::min<std::uint64_t>(max, size_), '\0');
     std::size_t done = 0;
     while (done < bytes.size()) {
-        ssize_t n = ::pread(fd(), bytes.data() + done, bytes.size() - done,
-                            static_cast<off_t>(done));
+        ssize_t n =
+            ::pread(fd(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return sys::error_from_errno(errno, segment_path(shm_.get_name()));
         if (n == 0) break;  // shrank under us: validation will say so
@@ -172,9 +173,9 @@ Result<Mapping> Mapping::map(SegmentFile& file, bool writable, std::uint64_t off
                              std::uint64_t size) {
     Mapping m;
     try {
-        m.region_ = bip::mapped_region(file.object(), writable ? bip::read_write : bip::read_only,
-                                       static_cast<bip::offset_t>(offset),
-                                       static_cast<std::size_t>(size));
+        m.region_ =
+            bip::mapped_region(file.object(), writable ? bip::read_write : bip::read_only,
+                               static_cast<bip::offset_t>(offset), static_cast<std::size_t>(size));
     } catch (const std::exception& e) {
         return error_from_boost(e, "mapping " + segment_path(file.object().get_name()));
     }

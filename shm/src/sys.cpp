@@ -28,7 +28,9 @@ struct flock lock_request(short type, std::int64_t byte) {
 }
 }  // namespace
 
-void testing::fail_next_fallocate(int err) { g_fail_fallocate.store(err); }
+void testing::fail_next_fallocate(int err) {
+    g_fail_fallocate.store(err);
+}
 
 int fallocate(int fd, std::uint64_t size) {
     if (int injected = g_fail_fallocate.exchange(0); injected != 0) return injected;

@@ -45,8 +45,8 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
     built.geometry = planned;
     // A leading '.' can never be a valid segment name, so no user collides.
     built.temp_name = ".fbnew-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(g_temp_counter.fetch_add(1, std::memory_order_relaxed)) +
-                      "-" + name;
+                      std::to_string(g_temp_counter.fetch_add(1, std::memory_order_relaxed)) + "-" +
+                      name;
     auto file = SegmentFile::create(built.temp_name, mode & 0777);
     if (!file) return file.error();
     built.file = std::move(*file);
@@ -57,9 +57,9 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
     };
     // Reserve every byte now: a full /dev/shm is an error here, not a SIGBUS later.
     if (int err = sys::fallocate(built.file.fd(), planned.total_size); err != 0)
-        return fail(sys::error_from_errno(
-            err, "reserving " + std::to_string(planned.total_size) + " bytes for segment '" +
-                     name + "' in " + std::string(kShmDirectory)));
+        return fail(sys::error_from_errno(err, "reserving " + std::to_string(planned.total_size) +
+                                                   " bytes for segment '" + name + "' in " +
+                                                   std::string(kShmDirectory)));
     if (auto st = built.file.refresh_size(); !st) return fail(st.error());
     auto mapping = Mapping::map(built.file, true, 0, planned.total_size);
     if (!mapping) return fail(mapping.error());
@@ -220,7 +220,11 @@ struct WriterImpl {
             if (auto st = replace(format.bytes()); !st) return st.error();
         }
         const std::uint64_t seq = next_sequence;
-        if (auto i = acquire_slot(control, geometry.slot_count, seq, cursor)) {
+        auto i = acquire_slot(control, geometry.slot_count, seq, cursor);
+        // Every slot taken: if dead readers hold some, take them back (system
+        // calls, but only here, where the alternative is dropping the frame).
+        if (!i && reclaim() > 0) i = acquire_slot(control, geometry.slot_count, seq, cursor);
+        if (i) {
             slot_out = true;
             return WriteSlot(this, data + std::uint64_t{*i} * geometry.slot_stride,
                              geometry.slot_capacity, format, seq, *i);
@@ -235,11 +239,16 @@ struct WriterImpl {
     void commit(std::uint32_t i, std::uint64_t seq, const FrameFormat& format,
                 std::int64_t capture_ns) {
         const std::int64_t publish_ns = now_ns();
-        commit_slot(control, i, seq, format, capture_ns != 0 ? capture_ns : publish_ns,
-                    publish_ns);
+        commit_slot(control, i, seq, format, capture_ns != 0 ? capture_ns : publish_ns, publish_ns);
         next_sequence = seq + 1;
         slot_out = false;
         ++stats.published;
+    }
+
+    std::size_t reclaim() {
+        const std::size_t n = reclaim_dead_readers(file.fd(), control, geometry);
+        stats.reclaimed += n;
+        return n;
     }
 
     void abandon(std::uint32_t i) {
@@ -285,7 +294,9 @@ WriteSlot& WriteSlot::operator=(WriteSlot&& other) noexcept {
     return *this;
 }
 
-WriteSlot::~WriteSlot() { abandon(); }
+WriteSlot::~WriteSlot() {
+    abandon();
+}
 
 Status WriteSlot::set_format(const FrameFormat& format) {
     if (format.stride != 0 && format.height > capacity_ / format.stride)
@@ -317,7 +328,9 @@ Writer& Writer::operator=(Writer&& other) noexcept {
     }
     return *this;
 }
-Writer::~Writer() { close(); }
+Writer::~Writer() {
+    close();
+}
 
 Result<Writer> Writer::create(const WriterOptions& options) {
     if (auto st = validate_name(options.name); !st) return st.error();
@@ -340,9 +353,13 @@ Result<Writer> Writer::create(const WriterOptions& options) {
     return Writer(std::move(impl));
 }
 
-Result<WriteSlot> Writer::acquire(const FrameFormat& format) { return impl_->acquire(format); }
+Result<WriteSlot> Writer::acquire(const FrameFormat& format) {
+    return impl_->acquire(format);
+}
 
-void Writer::end_of_stream() { set_writer_state(impl_->control, WriterState::end_of_stream); }
+void Writer::end_of_stream() {
+    set_writer_state(impl_->control, WriterState::end_of_stream);
+}
 
 void Writer::heartbeat() {
     // relaxed: a status word for tools ("stalled"), never used for liveness.
@@ -350,9 +367,7 @@ void Writer::heartbeat() {
 }
 
 std::size_t Writer::reclaim_dead_readers() {
-    std::size_t n = detail::reclaim_dead_readers(impl_->file.fd(), impl_->control, impl_->geometry);
-    impl_->stats.reclaimed += n;
-    return n;
+    return impl_->reclaim();
 }
 
 std::uint32_t Writer::readers_attached() const {
@@ -363,11 +378,21 @@ std::uint32_t Writer::readers_attached() const {
     return count;
 }
 
-WriterStats Writer::stats() const { return impl_->stats; }
-const std::string& Writer::name() const { return impl_->options.name; }
-std::uint64_t Writer::slot_capacity() const { return impl_->geometry.slot_capacity; }
-std::uint32_t Writer::slot_count() const { return impl_->geometry.slot_count; }
-std::uint32_t Writer::max_readers() const { return impl_->geometry.max_readers; }
+WriterStats Writer::stats() const {
+    return impl_->stats;
+}
+const std::string& Writer::name() const {
+    return impl_->options.name;
+}
+std::uint64_t Writer::slot_capacity() const {
+    return impl_->geometry.slot_capacity;
+}
+std::uint32_t Writer::slot_count() const {
+    return impl_->geometry.slot_count;
+}
+std::uint32_t Writer::max_readers() const {
+    return impl_->geometry.max_readers;
+}
 
 void Writer::close() {
     if (impl_) impl_->close();

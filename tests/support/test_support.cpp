@@ -26,7 +26,9 @@ bool segment_exists(const std::string& name) {
     return ::stat(("/dev/shm/" + name).c_str(), &st) == 0;
 }
 
-void remove_segment_file(const std::string& name) { ::shm_unlink(name.c_str()); }
+void remove_segment_file(const std::string& name) {
+    ::shm_unlink(name.c_str());
+}
 
 Pipe::Pipe() {
     if (::pipe2(fds_, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
@@ -50,7 +52,9 @@ void Pipe::send(std::uint64_t value) {
     } while (n < 0 && errno == EINTR);
 }
 std::optional<std::uint64_t> Pipe::receive(std::chrono::milliseconds timeout) {
-    struct pollfd p {fds_[0], POLLIN, 0};
+    struct pollfd p {
+        fds_[0], POLLIN, 0
+    };
     int rc;
     do {
         rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
@@ -78,7 +82,9 @@ Child::Child(std::function<int()> body) {
         std::_Exit(code);  // no atexit handlers, no gtest teardown in the child
     }
 }
-Child::Child(Child&& other) noexcept : pid_(other.pid_) { other.pid_ = -1; }
+Child::Child(Child&& other) noexcept : pid_(other.pid_) {
+    other.pid_ = -1;
+}
 Child::~Child() {
     if (pid_ > 0) {
         ::kill(pid_, SIGKILL);
@@ -86,7 +92,9 @@ Child::~Child() {
         ::waitpid(pid_, &status, 0);
     }
 }
-void Child::kill(int signal) const { ::kill(pid_, signal); }
+void Child::kill(int signal) const {
+    ::kill(pid_, signal);
+}
 
 std::optional<int> Child::wait(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

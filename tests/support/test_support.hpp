@@ -22,7 +22,7 @@ void remove_segment_file(const std::string& name);
 // A one-way pipe for "I am ready" / "here is my result" between processes:
 // a real signal, never a sleep.
 class Pipe {
-public:
+  public:
     Pipe();
     ~Pipe();
     Pipe(const Pipe&) = delete;
@@ -33,7 +33,7 @@ public:
     void close_read();
     void close_write();
 
-private:
+  private:
     int fds_[2] = {-1, -1};
 };
 
@@ -41,7 +41,7 @@ private:
 // exit code. Call before opening any segment in the parent, so the child
 // inherits no mapping or lock of ours.
 class Child {
-public:
+  public:
     explicit Child(std::function<int()> body);
     ~Child();  // SIGKILLs and reaps a child still running
     Child(Child&& other) noexcept;
@@ -55,7 +55,7 @@ public:
     // The exit code if it exited normally, -signal if killed, nullopt on timeout.
     std::optional<int> wait_exit_code(std::chrono::milliseconds timeout);
 
-private:
+  private:
     pid_t pid_ = -1;
 };
 

@@ -41,7 +41,7 @@ struct FrameFormat {
 
 struct FrameInfo {
     FrameFormat format;
-    std::uint64_t sequence = 0;  // from 1
+    std::uint64_t sequence = 0;   // from 1
     std::int64_t capture_ns = 0;  // steady clock (CLOCK_MONOTONIC)
     std::int64_t publish_ns = 0;  // steady clock (CLOCK_MONOTONIC)
 };

@@ -56,6 +56,7 @@ struct SegmentView {
     std::int64_t heartbeat_ns = 0;
     std::uint64_t frames_published = 0;
     std::uint64_t frames_dropped = 0;
+    std::uint32_t waiters = 0;  // readers blocked in a wait right now
     std::vector<SlotView> slots;
     std::vector<ReaderView> readers;  // entries in use (pid != 0)
 };

@@ -24,18 +24,26 @@ inline constexpr std::size_t kMaxNameLength = 63;
 
 // OFD lock bytes on the segment's file (PROTOCOL.md "Liveness").
 inline constexpr std::int64_t kWriterLockByte = 0;
-inline constexpr std::int64_t reader_lock_byte(std::uint32_t reader) { return 1 + reader; }
+inline constexpr std::int64_t reader_lock_byte(std::uint32_t reader) {
+    return 1 + reader;
+}
 
 // SlotHeader::state: (sequence << 1) | kWriting; 0 means empty or abandoned.
 inline constexpr std::uint64_t kWriting = 1;
-inline constexpr std::uint64_t committed_state(std::uint64_t seq) { return seq << 1; }
-inline constexpr std::uint64_t writing_state(std::uint64_t seq) { return (seq << 1) | kWriting; }
+inline constexpr std::uint64_t committed_state(std::uint64_t seq) {
+    return seq << 1;
+}
+inline constexpr std::uint64_t writing_state(std::uint64_t seq) {
+    return (seq << 1) | kWriting;
+}
 
 // SegmentHeader::latest: (sequence << 8) | slot index; 0 means no frame yet.
 inline constexpr std::uint64_t pack_latest(std::uint64_t seq, std::uint32_t slot) {
     return (seq << 8) | slot;
 }
-inline constexpr std::uint64_t latest_sequence(std::uint64_t latest) { return latest >> 8; }
+inline constexpr std::uint64_t latest_sequence(std::uint64_t latest) {
+    return latest >> 8;
+}
 inline constexpr std::uint32_t latest_slot(std::uint64_t latest) {
     return static_cast<std::uint32_t>(latest & 0xff);
 }
@@ -100,8 +108,8 @@ struct alignas(kCacheLine) SlotHeader {
     std::uint32_t height;
     std::int32_t cv_type;  // OpenCV type, e.g. CV_8UC3 == 16
     std::uint32_t pixel_format;
-    std::uint64_t stride;  // bytes per row
-    std::uint64_t bytes;   // stride * height
+    std::uint64_t stride;     // bytes per row
+    std::uint64_t bytes;      // stride * height
     std::int64_t capture_ns;  // steady clock
     std::int64_t publish_ns;  // steady clock
 };
@@ -134,7 +142,9 @@ static_assert(sizeof(SlotHeader) == kCacheLine);
 static_assert(sizeof(ReaderEntry) == kCacheLine);
 
 // Offsets inside the control region.
-inline constexpr std::size_t slots_offset() { return sizeof(SegmentHeader); }
+inline constexpr std::size_t slots_offset() {
+    return sizeof(SegmentHeader);
+}
 inline constexpr std::size_t readers_offset(std::uint32_t slot_count) {
     return slots_offset() + std::size_t{slot_count} * sizeof(SlotHeader);
 }

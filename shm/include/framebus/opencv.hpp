@@ -12,8 +12,8 @@ namespace framebus {
 // A writable view of the slot being written, in the slot's format.
 [[nodiscard]] inline cv::Mat as_mat(WriteSlot& slot) {
     const FrameFormat& f = slot.format();
-    return cv::Mat(static_cast<int>(f.height), static_cast<int>(f.width), f.cv_type,
-                   slot.data(), static_cast<std::size_t>(f.stride));
+    return cv::Mat(static_cast<int>(f.height), static_cast<int>(f.width), f.cv_type, slot.data(),
+                   static_cast<std::size_t>(f.stride));
 }
 
 // A view of a leased frame. The memory is mapped read-only: the const is

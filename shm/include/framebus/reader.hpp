@@ -20,7 +20,7 @@ struct ReaderImpl;
 // A reader's hold on one slot. While it lives the writer will not touch the
 // slot; data() is read-only memory (a write through it faults).
 class [[nodiscard]] Lease {
-public:
+  public:
     Lease(Lease&& other) noexcept;
     Lease& operator=(Lease&& other) noexcept;
     Lease(const Lease&) = delete;
@@ -36,7 +36,7 @@ public:
 
     void release();  // clears the holder bit; idempotent
 
-private:
+  private:
     friend struct detail::ReaderImpl;
     Lease(detail::ReaderImpl* owner, const std::byte* data, const FrameInfo& info,
           std::uint32_t slot)
@@ -49,7 +49,7 @@ private:
 };
 
 enum class WaitStatus {
-    frame,          // a frame newer than the last leased one is published
+    frame,  // a frame newer than the last leased one is published
     timed_out,
     end_of_stream,  // the writer marked the end; no newer frame will come
     writer_gone,    // the writer's process is dead (checked at least every 100 ms)
@@ -63,7 +63,7 @@ struct ReaderOptions {
 };
 
 class Reader {
-public:
+  public:
     // Opens and validates the segment, and claims a reader entry.
     [[nodiscard]] static Result<Reader> open(const std::string& name,
                                              const ReaderOptions& options = {});
@@ -93,15 +93,15 @@ public:
     // one), switch to it. Returns true if it switched. No lease may be held.
     [[nodiscard]] Result<bool> follow();
 
-    [[nodiscard]] std::uint64_t last_sequence() const;  // of the last lease
-    [[nodiscard]] std::uint64_t frames() const;         // leases taken
-    [[nodiscard]] std::uint64_t skipped() const;        // sequence gaps
+    [[nodiscard]] std::uint64_t last_sequence() const;    // of the last lease
+    [[nodiscard]] std::uint64_t frames() const;           // leases taken
+    [[nodiscard]] std::uint64_t skipped() const;          // sequence gaps
     [[nodiscard]] std::uint64_t latest_sequence() const;  // published so far
     [[nodiscard]] std::uint32_t reader_index() const;
     [[nodiscard]] std::uint32_t writer_pid() const;
     [[nodiscard]] const std::string& name() const;
 
-private:
+  private:
     friend class Lease;
     explicit Reader(std::unique_ptr<detail::ReaderImpl> impl);
     std::unique_ptr<detail::ReaderImpl> impl_;

@@ -17,8 +17,8 @@ struct WriterImpl;
 
 struct WriterOptions {
     std::string name = "framebus";
-    std::uint32_t max_readers = 8;  // 1..64
-    std::uint32_t slots = 0;        // 0: max_readers + 2, the count that never drops
+    std::uint32_t max_readers = 8;    // 1..64
+    std::uint32_t slots = 0;          // 0: max_readers + 2, the count that never drops
     std::uint64_t slot_capacity = 0;  // bytes; 0: initial_format.bytes()
     FrameFormat initial_format{};     // only sizes the slots
     std::uint32_t mode = 0600;        // permission bits of the object
@@ -28,7 +28,7 @@ struct WriterOptions {
 // A slot being written. RAII: destroyed without commit(), the slot is
 // abandoned (marked empty), never published half-written.
 class [[nodiscard]] WriteSlot {
-public:
+  public:
     WriteSlot(WriteSlot&& other) noexcept;
     WriteSlot& operator=(WriteSlot&& other) noexcept;
     WriteSlot(const WriteSlot&) = delete;
@@ -52,7 +52,7 @@ public:
     // Give the slot up without publishing (also what the destructor does).
     void abandon();
 
-private:
+  private:
     friend struct detail::WriterImpl;
     WriteSlot(detail::WriterImpl* owner, std::byte* data, std::uint64_t capacity,
               const FrameFormat& format, std::uint64_t sequence, std::uint32_t slot)
@@ -73,13 +73,13 @@ private:
 
 struct WriterStats {
     std::uint64_t published = 0;
-    std::uint64_t dropped = 0;   // acquire() found no free slot
-    std::uint64_t replaced = 0;  // segment replacements for frames that did not fit
+    std::uint64_t dropped = 0;    // acquire() found no free slot
+    std::uint64_t replaced = 0;   // segment replacements for frames that did not fit
     std::uint64_t reclaimed = 0;  // leases of dead readers taken back
 };
 
 class Writer {
-public:
+  public:
     // Creates the segment, or takes the name over from a dead writer. Fails with
     // live_writer (naming its pid), not_framebus / corrupt (the object is left
     // alone), no_space (nothing left behind), invalid_name, invalid_argument.
@@ -112,7 +112,7 @@ public:
     // Marks end of stream and unlinks the name (unless keep). Idempotent.
     void close();
 
-private:
+  private:
     explicit Writer(std::unique_ptr<detail::WriterImpl> impl);
     std::unique_ptr<detail::WriterImpl> impl_;
 };

@@ -108,7 +108,7 @@ inline void set_writer_state(const ControlView& c, layout::WriterState state) {
     // sees the new state sees every frame committed before it.
     c.header->writer_state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
     c.header->publish_futex.fetch_add(1, std::memory_order_seq_cst);  // as (W3)
-    sys::futex_wake_all(&c.header->publish_futex);  // rare: wake unconditionally
+    sys::futex_wake_all(&c.header->publish_futex);                    // rare: wake unconditionally
 }
 
 // ---- reader ----------------------------------------------------------------

@@ -51,7 +51,7 @@ T load_field(std::span<const std::byte> bytes, std::size_t offset);
 
 // An open shared-memory object (RAII via Boost.Interprocess).
 class SegmentFile {
-public:
+  public:
     SegmentFile() = default;
     enum class Access { read_only, read_write };
     [[nodiscard]] static Result<SegmentFile> open(const std::string& shm_name, Access access);
@@ -70,7 +70,7 @@ public:
 
     boost::interprocess::shared_memory_object& object() { return shm_; }
 
-private:
+  private:
     boost::interprocess::shared_memory_object shm_;
     std::uint64_t size_ = 0;
     dev_t dev_ = 0;
@@ -79,16 +79,14 @@ private:
 
 // A mapping of part of a segment (RAII via Boost.Interprocess).
 class Mapping {
-public:
+  public:
     Mapping() = default;
-    [[nodiscard]] static Result<Mapping> map(SegmentFile& file, bool writable,
-                                             std::uint64_t offset, std::uint64_t size);
-    [[nodiscard]] std::byte* data() const {
-        return static_cast<std::byte*>(region_.get_address());
-    }
+    [[nodiscard]] static Result<Mapping> map(SegmentFile& file, bool writable, std::uint64_t offset,
+                                             std::uint64_t size);
+    [[nodiscard]] std::byte* data() const { return static_cast<std::byte*>(region_.get_address()); }
     [[nodiscard]] std::size_t size() const { return region_.get_size(); }
 
-private:
+  private:
     boost::interprocess::mapped_region region_;
 };
 

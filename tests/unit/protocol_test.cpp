@@ -1,0 +1,369 @@
+// The protocol's state changes, one process, states built by hand where a
+// race would otherwise be needed. Multi-process behaviour: tests/process/.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "framebus/detail/protocol.hpp"
+#include "framebus/inspect.hpp"
+#include "framebus/name.hpp"
+#include "framebus/reader.hpp"
+#include "framebus/writer.hpp"
+#include "test_support.hpp"
+
+#include "allocation_counter.hpp"
+
+namespace framebus {
+namespace {
+
+using namespace std::chrono_literals;
+
+const FrameFormat kFormat = FrameFormat::packed(64, 48, PixelFormat::bgr24);
+
+struct Bus {
+    explicit Bus(const char* tag, std::uint32_t max_readers = 2, std::uint32_t slots = 0) {
+        name = test::unique_name(tag);
+        WriterOptions options;
+        options.name = name;
+        options.max_readers = max_readers;
+        options.slots = slots;
+        options.initial_format = kFormat;
+        auto w = Writer::create(options);
+        EXPECT_TRUE(w) << w.error().message;
+        writer = std::make_unique<Writer>(std::move(*w));
+    }
+    Reader open_reader() const {
+        auto r = Reader::open(name);
+        EXPECT_TRUE(r) << r.error().message;
+        return std::move(*r);
+    }
+    // Publishes a frame filled from its sequence number; returns the slot used.
+    std::uint32_t publish(const FrameFormat& format = kFormat) {
+        auto slot = writer->acquire(format);
+        EXPECT_TRUE(slot) << slot.error().message;
+        test::fill_frame(slot->data(), format.bytes(), slot->sequence());
+        const std::uint32_t index = slot->slot_index();
+        slot->commit();
+        return index;
+    }
+    std::string name;
+    std::unique_ptr<Writer> writer;
+};
+
+TEST(Protocol, PublishedFrameIsLeasedWithItsDescription) {
+    Bus bus("describe");
+    Reader reader = bus.open_reader();
+    EXPECT_EQ(reader.latest().error().code, Errc::no_frame);
+    const std::int64_t before = now_ns();
+    auto slot = bus.writer->acquire(kFormat);
+    ASSERT_TRUE(slot);
+    test::fill_frame(slot->data(), kFormat.bytes(), slot->sequence());
+    slot->commit(before - 1000);
+    auto lease = reader.latest();
+    ASSERT_TRUE(lease) << lease.error().message;
+    EXPECT_EQ(lease->sequence(), 1u);
+    EXPECT_EQ(lease->format(), kFormat);
+    EXPECT_EQ(lease->info().capture_ns, before - 1000);
+    EXPECT_GE(lease->info().publish_ns, before);
+    EXPECT_EQ(test::check_frame(lease->data(), kFormat.bytes(), 1), 0u);
+}
+
+TEST(Protocol, WriterNeverTakesAHeldSlotNorTheLatest) {
+    Bus bus("held");
+    Reader reader = bus.open_reader();
+    bus.publish();
+    auto lease = reader.latest();
+    ASSERT_TRUE(lease);
+    const std::uint32_t held = lease->slot_index();
+    std::uint32_t latest = held;
+    for (int i = 0; i < 200; ++i) {
+        auto slot = bus.writer->acquire(kFormat);
+        ASSERT_TRUE(slot) << slot.error().message;
+        EXPECT_NE(slot->slot_index(), held);
+        EXPECT_NE(slot->slot_index(), latest);
+        test::fill_frame(slot->data(), kFormat.bytes(), slot->sequence());
+        latest = slot->slot_index();
+        slot->commit();
+    }
+    EXPECT_EQ(test::check_frame(lease->data(), kFormat.bytes(), 1), 0u);
+    EXPECT_EQ(bus.writer->stats().dropped, 0u);
+}
+
+TEST(Protocol, ASlotLeftMidWriteIsNeverLeased) {
+    Bus bus("midwrite");
+    Reader reader = bus.open_reader();
+    bus.publish();
+    {
+        auto slot = bus.writer->acquire(kFormat);  // frame 2, half-written, not committed
+        ASSERT_TRUE(slot);
+        std::memset(slot->data(), 0xee, kFormat.bytes() / 2);
+        auto lease = reader.latest();
+        ASSERT_TRUE(lease);
+        EXPECT_EQ(lease->sequence(), 1u);
+        lease->release();
+        EXPECT_EQ(reader.next().error().code, Errc::no_frame);
+        EXPECT_EQ(reader.wait(10ms), WaitStatus::timed_out);
+    }  // abandoned here
+    EXPECT_EQ(reader.next().error().code, Errc::no_frame);
+    auto view = inspect(bus.name);
+    ASSERT_TRUE(view);
+    EXPECT_EQ(view->latest_sequence, 1u);
+    for (const SlotView& s : view->slots) EXPECT_FALSE(s.writing);
+    // The next frame reuses the abandoned sequence number: nothing was published.
+    bus.publish();
+    EXPECT_EQ(reader.latest()->sequence(), 2u);
+}
+
+// The handshake, with states set by hand on a control region in memory.
+struct HandBuiltControl {
+    HandBuiltControl() : storage(layout::control_size(kSlots, 2) + layout::kCacheLine) {
+        auto base = reinterpret_cast<std::uintptr_t>(storage.data());
+        auto* aligned = reinterpret_cast<std::byte*>((base + layout::kCacheLine - 1) /
+                                                     layout::kCacheLine * layout::kCacheLine);
+        control = detail::control_view(aligned, kSlots);
+    }
+    static constexpr std::uint32_t kSlots = 4;
+    std::vector<std::byte> storage;  // zeroed: empty slots, no frame
+    detail::ControlView control;
+};
+
+TEST(Protocol, AReaderThatGotInFirstMakesTheWriterTakeAnotherSlot) {
+    HandBuiltControl hb;
+    // Reader bit 1 announced on slot 0 (its (R1) done, (R2) not yet).
+    hb.control.slots[0].holders.store(0b10);
+    std::uint32_t cursor = 0;
+    auto slot = detail::acquire_slot(hb.control, hb.kSlots, 1, cursor);
+    ASSERT_TRUE(slot);
+    EXPECT_EQ(*slot, 1u);
+    EXPECT_EQ(hb.control.slots[0].state.load(), 0u);  // untouched
+    EXPECT_EQ(hb.control.slots[1].state.load(), layout::writing_state(1));
+}
+
+TEST(Protocol, AReaderBackOffFromASlotBeingWritten) {
+    HandBuiltControl hb;
+    hb.control.slots[2].state.store(layout::writing_state(5));
+    EXPECT_FALSE(detail::try_hold(hb.control, 2, 5, 0b1));
+    EXPECT_EQ(hb.control.slots[2].holders.load(), 0u);  // the bit is cleared again
+    hb.control.slots[2].state.store(layout::committed_state(5));
+    EXPECT_TRUE(detail::try_hold(hb.control, 2, 5, 0b1));
+    EXPECT_EQ(hb.control.slots[2].holders.load(), 0b1u);
+    EXPECT_FALSE(detail::try_hold(hb.control, 2, 4, 0b10)) << "a stale sequence is not held";
+}
+
+TEST(Protocol, FewerSlotsThanReadersPlusTwoDropsInsteadOfWaiting) {
+    Bus bus("drop", /*max_readers=*/1, /*slots=*/2);
+    Reader reader = bus.open_reader();
+    bus.publish();
+    auto lease = reader.latest();  // holds the only non-latest slot after the next publish
+    ASSERT_TRUE(lease);
+    bus.publish();
+    auto slot = bus.writer->acquire(kFormat);
+    ASSERT_FALSE(slot);
+    EXPECT_EQ(slot.error().code, Errc::no_free_slot);
+    EXPECT_EQ(bus.writer->stats().dropped, 1u);
+    EXPECT_EQ(inspect(bus.name)->frames_dropped, 1u);
+    lease->release();
+    EXPECT_TRUE(bus.writer->acquire(kFormat));
+}
+
+TEST(Protocol, OneLeaseAtATimePerReader) {
+    Bus bus("onelease");
+    Reader reader = bus.open_reader();
+    bus.publish();
+    auto first = reader.latest();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(reader.latest().error().code, Errc::lease_held);
+    EXPECT_EQ(reader.next().error().code, Errc::lease_held);
+    first->release();
+    EXPECT_TRUE(reader.latest());
+}
+
+TEST(Protocol, NextModeReturnsFramesInOrderAndCountsWhatWasOverwritten) {
+    Bus bus("next", /*max_readers=*/2);  // 4 slots
+    Reader reader = bus.open_reader();
+    for (int i = 0; i < 3; ++i) bus.publish();
+    for (std::uint64_t want = 1; want <= 3; ++want) {
+        auto lease = reader.next();
+        ASSERT_TRUE(lease);
+        EXPECT_EQ(lease->sequence(), want);
+        EXPECT_EQ(test::check_frame(lease->data(), kFormat.bytes(), want), 0u);
+    }
+    EXPECT_EQ(reader.next().error().code, Errc::no_frame);
+    for (int i = 0; i < 10; ++i) bus.publish();  // 4..13; the ring keeps the last 4
+    std::uint64_t got = 0;
+    while (auto lease = reader.next()) {
+        EXPECT_GT(lease->sequence(), got);
+        got = lease->sequence();
+    }
+    EXPECT_EQ(got, 13u);
+    EXPECT_EQ(reader.frames(), 3u + 4u);
+    EXPECT_EQ(reader.skipped(), 6u);  // 4..9
+    EXPECT_EQ(reader.frames() + reader.skipped(), 13u);
+}
+
+TEST(Protocol, LatestModeCountsSkippedFramesFromSequenceGaps) {
+    Bus bus("latestgap");
+    Reader reader = bus.open_reader();
+    bus.publish();
+    reader.latest()->release();
+    for (int i = 0; i < 5; ++i) bus.publish();
+    EXPECT_EQ(reader.latest()->sequence(), 6u);
+    EXPECT_EQ(reader.skipped(), 4u);
+    EXPECT_EQ(reader.frames(), 2u);
+}
+
+TEST(Protocol, AReaderArrivingMidStreamStartsAtTheNewestFrame) {
+    Bus bus("midstream");
+    for (int i = 0; i < 5; ++i) bus.publish();
+    Reader reader = bus.open_reader();
+    EXPECT_EQ(reader.wait(0ns), WaitStatus::frame);
+    auto lease = reader.next();
+    ASSERT_TRUE(lease);
+    EXPECT_EQ(lease->sequence(), 5u);
+    EXPECT_EQ(reader.skipped(), 0u);
+}
+
+TEST(Protocol, WaitTimesOutThenWakesForAFrameAndDrainsBeforeEndOfStream) {
+    Bus bus("wait");
+    Reader reader = bus.open_reader();
+    EXPECT_EQ(reader.wait(20ms), WaitStatus::timed_out);
+    std::thread publisher([&] {
+        // Publish only once the reader sleeps in the futex (its waiter count
+        // says so), so this exercises the wake, not the fast path.
+        while (inspect(bus.name)->waiters == 0) std::this_thread::yield();
+        bus.publish();
+    });
+    EXPECT_EQ(reader.wait(5s), WaitStatus::frame);
+    publisher.join();
+    reader.next()->release();
+    bus.publish();
+    bus.writer->end_of_stream();
+    EXPECT_EQ(reader.wait(1s), WaitStatus::frame) << "frames before the end come first";
+    reader.next()->release();
+    EXPECT_EQ(reader.wait(1s), WaitStatus::end_of_stream);
+}
+
+TEST(Protocol, AShapeChangeThatFitsNeedsNothingElse) {
+    Bus bus("shapefits");
+    Reader reader = bus.open_reader();
+    const auto capacity = bus.writer->slot_capacity();
+    for (const FrameFormat& f : {FrameFormat::packed(32, 24, PixelFormat::bgr24),
+                                 FrameFormat::packed(64, 48, PixelFormat::gray8),
+                                 FrameFormat::packed(48, 48, PixelFormat::bgra32)}) {
+        bus.publish(f);
+        auto lease = reader.latest();
+        ASSERT_TRUE(lease);
+        EXPECT_EQ(lease->format(), f);
+        EXPECT_EQ(test::check_frame(lease->data(), f.bytes(), lease->sequence()), 0u);
+    }
+    EXPECT_EQ(bus.writer->slot_capacity(), capacity);
+    EXPECT_EQ(bus.writer->stats().replaced, 0u);
+    EXPECT_FALSE(*reader.follow());
+}
+
+TEST(Protocol, AShapeThatDoesNotFitReplacesTheSegmentAndReadersFollow) {
+    Bus bus("shapegrows");
+    Reader reader = bus.open_reader();
+    bus.publish();
+    reader.next()->release();
+    bus.publish();  // frame 2, still in the old segment
+    const FrameFormat big = FrameFormat::packed(640, 480, PixelFormat::bgr24);
+    bus.publish(big);
+    EXPECT_EQ(bus.writer->stats().replaced, 1u);
+    EXPECT_GE(bus.writer->slot_capacity(), big.bytes());
+    // The old segment's frames are drained first, then the replacement shows.
+    EXPECT_EQ(reader.wait(1s), WaitStatus::frame);
+    EXPECT_EQ(reader.next()->sequence(), 2u);
+    EXPECT_EQ(reader.wait(1s), WaitStatus::replaced);
+    auto followed = reader.follow();
+    ASSERT_TRUE(followed) << followed.error().message;
+    EXPECT_TRUE(*followed);
+    EXPECT_EQ(reader.wait(1s), WaitStatus::frame);
+    auto lease = reader.latest();
+    ASSERT_TRUE(lease);
+    EXPECT_EQ(lease->format(), big);
+    EXPECT_EQ(test::check_frame(lease->data(), big.bytes(), lease->sequence()), 0u);
+    // Exactly one segment under the name, and it is the new one.
+    EXPECT_EQ(inspect(bus.name)->slot_capacity, bus.writer->slot_capacity());
+}
+
+TEST(Protocol, ASecondWriterOnALiveNameFailsNamingThePid) {
+    Bus bus("twowriters");
+    bus.publish();
+    WriterOptions options;
+    options.name = bus.name;
+    options.slot_capacity = 4096;
+    auto second = Writer::create(options);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code, Errc::live_writer);
+    EXPECT_NE(second.error().message.find("pid " + std::to_string(::getpid())), std::string::npos)
+        << second.error().message;
+    auto view = inspect(bus.name);  // the live segment is unharmed
+    ASSERT_TRUE(view);
+    EXPECT_EQ(view->latest_sequence, 1u);
+}
+
+TEST(Protocol, ReadersBeyondMaxReadersAreRefusedClearly) {
+    Bus bus("toomany", /*max_readers=*/2);
+    Reader a = bus.open_reader();
+    Reader b = bus.open_reader();
+    auto c = Reader::open(bus.name);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().code, Errc::too_many_readers);
+    EXPECT_EQ(bus.writer->readers_attached(), 2u);
+    { Reader moved = std::move(a); }  // closing one frees its entry
+    EXPECT_TRUE(Reader::open(bus.name));
+}
+
+TEST(Protocol, CloseUnlinksTheSegmentUnlessKept) {
+    Bus bus("close");
+    EXPECT_TRUE(test::segment_exists(bus.name));
+    bus.writer->close();
+    EXPECT_FALSE(test::segment_exists(bus.name));
+
+    const std::string kept = test::unique_name("keep");
+    WriterOptions options;
+    options.name = kept;
+    options.slot_capacity = 4096;
+    options.keep = true;
+    Writer::create(options)->close();
+    EXPECT_TRUE(test::segment_exists(kept));
+    auto view = inspect(kept);
+    ASSERT_TRUE(view);
+    EXPECT_EQ(view->writer_state, layout::WriterState::end_of_stream);
+    EXPECT_FALSE(view->writer_alive);
+    test::remove_segment_file(kept);
+}
+
+TEST(Protocol, HotPathsDoNotAllocate) {
+    Bus bus("noalloc");
+    Reader latest_reader = bus.open_reader();
+    Reader next_reader = bus.open_reader();
+    bus.publish();  // warm up: both readers take frame 1
+    latest_reader.latest()->release();
+    next_reader.next()->release();
+    const std::uint64_t before = test::allocations();
+    for (int i = 0; i < 1000; ++i) {
+        auto slot = bus.writer->acquire(kFormat);
+        slot->commit();
+        {
+            auto lease = latest_reader.latest();
+            ASSERT_TRUE(lease.ok());
+        }
+        {
+            auto lease = next_reader.next();
+            ASSERT_TRUE(lease.ok());
+        }
+        ASSERT_EQ(next_reader.wait(0ns), WaitStatus::timed_out);
+    }
+    EXPECT_EQ(test::allocations() - before, 0u);
+}
+
+}  // namespace
+}  // namespace framebus

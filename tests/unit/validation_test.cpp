@@ -1,0 +1,299 @@
+// DESIGN.md guarantees 8 (nothing in the segment is trusted), 9 (names),
+// 10 (one writer per name) and 11 (no SIGBUS: space reserved up front).
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "framebus/detail/sys.hpp"
+#include "framebus/inspect.hpp"
+#include "framebus/layout.hpp"
+#include "framebus/name.hpp"
+#include "framebus/reader.hpp"
+#include "framebus/writer.hpp"
+#include "test_support.hpp"
+
+namespace framebus {
+namespace {
+
+using layout::SegmentHeader;
+using layout::SlotHeader;
+
+std::vector<std::byte> read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::byte> bytes(chars.size());
+    std::memcpy(bytes.data(), chars.data(), chars.size());
+    return bytes;
+}
+
+void write_file(const std::string& path, const std::vector<std::byte>& bytes) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+}
+
+template <class T>
+void poke(std::vector<std::byte>& bytes, std::size_t offset, T value) {
+    std::memcpy(bytes.data() + offset, &value, sizeof value);
+}
+
+// A real segment's bytes, with two frames published, for mutating.
+class ValidSegment : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        name_ = test::unique_name("valid");
+        WriterOptions options;
+        options.name = name_;
+        options.max_readers = 4;
+        options.initial_format = FrameFormat::packed(32, 8, PixelFormat::bgr24);
+        options.keep = true;
+        auto writer = Writer::create(options);
+        ASSERT_TRUE(writer) << writer.error().message;
+        for (int i = 0; i < 2; ++i) {
+            auto slot = writer->acquire(options.initial_format);
+            ASSERT_TRUE(slot);
+            slot->commit();
+        }
+        writer->close();
+        bytes_ = read_file(segment_path(name_));
+        ASSERT_GT(bytes_.size(), sizeof(SegmentHeader));
+        test::remove_segment_file(name_);
+    }
+    void TearDown() override { test::remove_segment_file(name_); }
+
+    Result<SegmentView> parse() const { return parse_segment(bytes_, bytes_.size()); }
+    Errc parse_error() const {
+        auto view = parse();
+        return view ? Errc::system : view.error().code;  // system = "it parsed"
+    }
+    std::size_t slot_field(std::uint32_t slot, std::size_t field) const {
+        return layout::slots_offset() + slot * sizeof(SlotHeader) + field;
+    }
+
+    std::string name_;
+    std::vector<std::byte> bytes_;
+};
+
+TEST_F(ValidSegment, ParsesWithEveryFieldAsWritten) {
+    auto view = parse();
+    ASSERT_TRUE(view) << view.error().message;
+    EXPECT_EQ(view->name, name_);
+    EXPECT_EQ(view->slot_count, 6u);  // max_readers + 2
+    EXPECT_EQ(view->max_readers, 4u);
+    EXPECT_EQ(view->slot_capacity, 32u * 8 * 3);
+    EXPECT_EQ(view->latest_sequence, 2u);
+    EXPECT_EQ(view->frames_published, 2u);
+    EXPECT_EQ(view->mode, 0600u);
+    EXPECT_EQ(view->writer_pid, static_cast<std::uint32_t>(::getpid()));
+    EXPECT_EQ(view->writer_state, layout::WriterState::end_of_stream);
+    EXPECT_EQ(view->slots[view->latest_slot].format,
+              FrameFormat::packed(32, 8, PixelFormat::bgr24));
+}
+
+TEST_F(ValidSegment, WrongMagicIsNotFramebus) {
+    poke<std::uint64_t>(bytes_, 0, 0x1234);
+    EXPECT_EQ(parse_error(), Errc::not_framebus);
+}
+
+TEST_F(ValidSegment, UnfinishedOrOtherVersionIsRejected) {
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 0);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 2);
+    EXPECT_EQ(parse_error(), Errc::version_mismatch);
+}
+
+TEST_F(ValidSegment, TruncatedObjectIsCorrupt) {
+    EXPECT_EQ(parse_segment(bytes_, bytes_.size() - 4096).error().code, Errc::corrupt);
+    EXPECT_EQ(parse_segment(std::span(bytes_).first(100), 100).error().code, Errc::corrupt);
+    EXPECT_EQ(parse_segment(std::span(bytes_).first(4), 4).error().code, Errc::not_framebus);
+    EXPECT_EQ(parse_segment(std::span(bytes_).first(1024), bytes_.size()).error().code,
+              Errc::corrupt);  // control region cut short
+}
+
+TEST_F(ValidSegment, SizesThatOverflowOrDisagreeAreCorrupt) {
+    auto original = bytes_;
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, slot_count), 0xffffffff);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, max_readers), 0);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, slot_capacity), ~std::uint64_t{0});
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, slot_stride), 1);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, data_offset), 0);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, total_size), bytes_.size() * 2);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, header_size), 64);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+}
+
+TEST_F(ValidSegment, DynamicFieldsAreCheckedToo) {
+    auto original = bytes_;
+    poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, latest), layout::pack_latest(2, 99));
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, writer_state), 7);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint64_t>(bytes_, slot_field(0, offsetof(SlotHeader, holders)),
+                        std::uint64_t{1} << 40);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    poke<std::uint32_t>(bytes_, slot_field(0, offsetof(SlotHeader, height)), 100000);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+    bytes_ = original;
+    std::memset(bytes_.data() + offsetof(SegmentHeader, name), 'x', layout::kMaxNameLength + 1);
+    EXPECT_EQ(parse_error(), Errc::corrupt);
+}
+
+TEST_F(ValidSegment, ReaderRefusesACorruptSegmentAndLeavesItAlone) {
+    poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, slot_capacity), 12345);
+    write_file(segment_path(name_), bytes_);
+    auto reader = Reader::open(name_);
+    ASSERT_FALSE(reader);
+    EXPECT_EQ(reader.error().code, Errc::corrupt);
+    EXPECT_NE(reader.error().message.find(name_), std::string::npos) << reader.error().message;
+    EXPECT_EQ(read_file(segment_path(name_)), bytes_);
+}
+
+TEST_F(ValidSegment, LeaseOfAnOutOfRangeLatestIsAnErrorNotACrash) {
+    auto reader_bytes = bytes_;
+    poke<std::uint32_t>(reader_bytes, offsetof(SegmentHeader, writer_state), 0);
+    write_file(segment_path(name_), reader_bytes);
+    auto reader = Reader::open(name_);
+    ASSERT_TRUE(reader) << reader.error().message;
+    // Corrupt it under the open reader, through the file.
+    int fd = ::open(segment_path(name_).c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    const std::uint64_t bad = layout::pack_latest(3, 200);
+    ASSERT_EQ(::pwrite(fd, &bad, sizeof bad, offsetof(SegmentHeader, latest)), 8);
+    ::close(fd);
+    auto lease = reader->latest();
+    ASSERT_FALSE(lease);
+    EXPECT_EQ(lease.error().code, Errc::corrupt);
+}
+
+TEST_F(ValidSegment, WriterRefusesToTakeOverACorruptSegment) {
+    poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, total_size), 1);
+    write_file(segment_path(name_), bytes_);
+    WriterOptions options;
+    options.name = name_;
+    options.slot_capacity = 4096;
+    auto writer = Writer::create(options);
+    ASSERT_FALSE(writer);
+    EXPECT_EQ(writer.error().code, Errc::corrupt);
+    EXPECT_NE(writer.error().message.find("framebus clean --force"), std::string::npos);
+    EXPECT_EQ(read_file(segment_path(name_)), bytes_);
+}
+
+TEST(Validation, WriterNeverTouchesAForeignObject) {
+    const std::string name = test::unique_name("foreign");
+    std::vector<std::byte> garbage(5000, std::byte{0x5a});
+    write_file(segment_path(name), garbage);
+    WriterOptions options;
+    options.name = name;
+    options.slot_capacity = 4096;
+    auto writer = Writer::create(options);
+    ASSERT_FALSE(writer);
+    EXPECT_EQ(writer.error().code, Errc::not_framebus);
+    EXPECT_EQ(read_file(segment_path(name)), garbage);
+    EXPECT_EQ(inspect(name).error().code, Errc::not_framebus);
+    test::remove_segment_file(name);
+}
+
+TEST(Validation, NamesAreLettersDigitsDotUnderscoreDash) {
+    for (const char* good : {"framebus", "cam0", "a.b_c-d", "X", "0"})
+        EXPECT_TRUE(validate_name(good)) << good;
+    const std::string long_name(64, 'a');
+    for (const std::string& bad :
+         {std::string(""), std::string("."), std::string(".."), std::string("a/b"),
+          std::string("../etc"), std::string("/abs"), std::string(".hidden"), std::string("sp ace"),
+          std::string("tab\t"), long_name})
+        EXPECT_EQ(validate_name(bad).error().code, Errc::invalid_name) << bad;
+    WriterOptions options;
+    options.name = "../escape";
+    options.slot_capacity = 64;
+    EXPECT_EQ(Writer::create(options).error().code, Errc::invalid_name);
+    EXPECT_EQ(Reader::open("a/b").error().code, Errc::invalid_name);
+}
+
+TEST(Validation, WriterOptionsOutOfRangeAreInvalidArguments) {
+    const std::string name = test::unique_name("options");
+    auto try_create = [&](auto&& tweak) {
+        WriterOptions options;
+        options.name = name;
+        options.slot_capacity = 4096;
+        tweak(options);
+        auto writer = Writer::create(options);
+        return writer ? Errc::system : writer.error().code;
+    };
+    EXPECT_EQ(try_create([](WriterOptions& o) { o.max_readers = 0; }), Errc::invalid_argument);
+    EXPECT_EQ(try_create([](WriterOptions& o) { o.max_readers = 65; }), Errc::invalid_argument);
+    EXPECT_EQ(try_create([](WriterOptions& o) { o.slots = 256; }), Errc::invalid_argument);
+    EXPECT_EQ(try_create([](WriterOptions& o) { o.slot_capacity = 0; }), Errc::invalid_argument);
+    EXPECT_EQ(try_create([](WriterOptions& o) { o.mode = 04755; }), Errc::invalid_argument);
+    EXPECT_FALSE(test::segment_exists(name));
+}
+
+// Every object in /dev/shm whose name contains `needle`.
+std::vector<std::string> shm_entries_containing(const std::string& needle) {
+    std::vector<std::string> found;
+    DIR* dir = ::opendir("/dev/shm");
+    while (dir != nullptr) {
+        const dirent* e = ::readdir(dir);
+        if (e == nullptr) break;
+        if (std::string(e->d_name).find(needle) != std::string::npos) found.push_back(e->d_name);
+    }
+    if (dir != nullptr) ::closedir(dir);
+    return found;
+}
+
+TEST(Validation, FullShmIsAnErrorAtCreationAndLeavesNothing) {
+    const std::string name = test::unique_name("nospace");
+    sys::testing::fail_next_fallocate(ENOSPC);
+    WriterOptions options;
+    options.name = name;
+    options.slot_capacity = 1 << 20;
+    auto writer = Writer::create(options);
+    ASSERT_FALSE(writer);
+    EXPECT_EQ(writer.error().code, Errc::no_space);
+    EXPECT_TRUE(is_input_error(writer.error().code));
+    EXPECT_NE(writer.error().message.find("/dev/shm"), std::string::npos) << writer.error().message;
+    EXPECT_TRUE(shm_entries_containing(name).empty());  // neither the name nor a temporary
+}
+
+TEST(Validation, SegmentIsCreatedOwnerOnlyUnlessAskedOtherwise) {
+    for (std::uint32_t mode : {0600u, 0640u}) {
+        const std::string name = test::unique_name("mode");
+        WriterOptions options;
+        options.name = name;
+        options.slot_capacity = 4096;
+        if (mode != 0600) options.mode = mode;
+        const mode_t old_umask = ::umask(0077);  // the mode must not depend on the umask
+        auto writer = Writer::create(options);
+        ::umask(old_umask);
+        ASSERT_TRUE(writer) << writer.error().message;
+        struct stat st {};
+        ASSERT_EQ(::stat(segment_path(name).c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0777, mode);
+    }
+}
+
+}  // namespace
+}  // namespace framebus
