@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -189,6 +190,51 @@ std::vector<std::string> list_segments() {
     ::closedir(dir);
     std::sort(names.begin(), names.end());
     return names;
+}
+
+namespace {
+bool is_temporary(const std::string& name) {
+    return name.rfind(kTemporaryPrefix, 0) == 0;
+}
+
+// A temporary is orphaned when nobody holds its writer lock.
+bool temporary_is_orphaned(int dir_fd, const std::string& name) {
+    int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st {};
+    const bool orphaned = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                          sys::probe_lock(fd, layout::kWriterLockByte) == sys::LockProbe::unlocked;
+    ::close(fd);
+    return orphaned;
+}
+}  // namespace
+
+std::vector<std::string> orphaned_temporaries() {
+    std::vector<std::string> names;
+    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
+    if (dir == nullptr) return names;
+    while (const dirent* entry = ::readdir(dir)) {
+        std::string name = entry->d_name;
+        if (is_temporary(name) && temporary_is_orphaned(::dirfd(dir), name)) names.push_back(name);
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+Status remove_orphaned_temporary(const std::string& temporary_name) {
+    if (!is_temporary(temporary_name) || temporary_name.find('/') != std::string::npos)
+        return Error{Errc::invalid_name, "'" + temporary_name + "' is not a framebus temporary"};
+    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
+    if (dir == nullptr) return sys::error_from_errno(errno, std::string(kShmDirectory));
+    const bool orphaned = temporary_is_orphaned(::dirfd(dir), temporary_name);
+    ::closedir(dir);
+    if (!orphaned)
+        return Error{Errc::live_writer,
+                     segment_path(temporary_name) + " is being built by a live writer"};
+    if (::shm_unlink(temporary_name.c_str()) != 0)
+        return sys::error_from_errno(errno, segment_path(temporary_name));
+    return ok_status();
 }
 
 const char* to_string(SegmentHealth health) {

@@ -44,7 +44,7 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
     BuiltSegment built;
     built.geometry = planned;
     // A leading '.' can never be a valid segment name, so no user collides.
-    built.temp_name = ".fbnew-" + std::to_string(::getpid()) + "-" +
+    built.temp_name = std::string(kTemporaryPrefix) + std::to_string(::getpid()) + "-" +
                       std::to_string(g_temp_counter.fetch_add(1, std::memory_order_relaxed)) + "-" +
                       name;
     auto file = SegmentFile::create(built.temp_name, mode & 0777);
@@ -55,6 +55,10 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
         ::shm_unlink(built.temp_name.c_str());
         return e;
     };
+    // Lock first: a temporary whose lock is free is an orphan (its builder
+    // died) and `framebus clean` may remove it.
+    if (int err = sys::try_lock(built.file.fd(), layout::kWriterLockByte); err != 0)
+        return fail(sys::error_from_errno(err, "locking new segment '" + name + "'"));
     // Reserve every byte now: a full /dev/shm is an error here, not a SIGBUS later.
     if (int err = sys::fallocate(built.file.fd(), planned.total_size); err != 0)
         return fail(sys::error_from_errno(err, "reserving " + std::to_string(planned.total_size) +
@@ -64,8 +68,6 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
     auto mapping = Mapping::map(built.file, true, 0, planned.total_size);
     if (!mapping) return fail(mapping.error());
     built.mapping = std::move(*mapping);
-    if (int err = sys::try_lock(built.file.fd(), layout::kWriterLockByte); err != 0)
-        return fail(sys::error_from_errno(err, "locking new segment '" + name + "'"));
 
     // fallocate zeroed everything: all atomics start at 0 (empty slots, no
     // readers, no frame). Fill the write-once fields, then publish the version.

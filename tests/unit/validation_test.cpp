@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -293,6 +294,34 @@ TEST(Validation, SegmentIsCreatedOwnerOnlyUnlessAskedOtherwise) {
         ASSERT_EQ(::stat(segment_path(name).c_str(), &st), 0);
         EXPECT_EQ(st.st_mode & 0777, mode);
     }
+}
+
+}  // namespace
+}  // namespace framebus
+
+namespace framebus {
+namespace {
+
+TEST(Validation, OnlyTemporariesWhoseBuilderDiedAreOrphans) {
+    const std::string orphan = std::string(kTemporaryPrefix) + "0-0-" + test::unique_name("orphan");
+    const std::string building = std::string(kTemporaryPrefix) + "0-1-" + test::unique_name("live");
+    for (const auto& name : {orphan, building})
+        write_file(segment_path(name), std::vector<std::byte>(64));
+    // A live builder holds the writer lock of its temporary.
+    int fd = ::open(segment_path(building).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(sys::try_lock(fd, layout::kWriterLockByte), 0);
+
+    const auto orphans = orphaned_temporaries();
+    EXPECT_NE(std::find(orphans.begin(), orphans.end(), orphan), orphans.end());
+    EXPECT_EQ(std::find(orphans.begin(), orphans.end(), building), orphans.end());
+    EXPECT_EQ(remove_orphaned_temporary(building).error().code, Errc::live_writer);
+    EXPECT_TRUE(test::segment_exists(building));
+    EXPECT_TRUE(remove_orphaned_temporary(orphan));
+    EXPECT_FALSE(test::segment_exists(orphan));
+    EXPECT_EQ(remove_orphaned_temporary("framebus").error().code, Errc::invalid_name);
+    ::close(fd);
+    test::remove_segment_file(building);
 }
 
 }  // namespace

@@ -85,6 +85,11 @@ enum class SegmentHealth { live, stalled, end_of_stream, stale };
 // before it is cleared). Returns how many entries were reclaimed.
 [[nodiscard]] Result<std::size_t> reclaim_dead_readers(const std::string& name);
 
+// Temporaries (segments being built) whose builder died: their writer lock
+// is free. Removing one is always safe.
+[[nodiscard]] std::vector<std::string> orphaned_temporaries();
+[[nodiscard]] Status remove_orphaned_temporary(const std::string& temporary_name);
+
 // Unlinks the named segment; refuses (live_writer) while its writer lives
 // unless force. Refuses anything that is not a framebus segment.
 [[nodiscard]] Status remove_segment(const std::string& name, bool force);

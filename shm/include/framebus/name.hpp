@@ -15,4 +15,8 @@ namespace framebus {
 inline constexpr std::string_view kShmDirectory = "/dev/shm";
 [[nodiscard]] std::string segment_path(std::string_view name);
 
+// Segments are built under "<prefix><pid>-<n>-<name>" and then linked or
+// renamed into place; the leading '.' keeps them out of the name space.
+inline constexpr std::string_view kTemporaryPrefix = ".fbnew-";
+
 }  // namespace framebus
