@@ -10,6 +10,7 @@ packages=(
   clang libclang-rt-14-dev # libFuzzer for the fuzz target
   xvfb x11-apps imagemagick # the reader's real-window test (Xvfb, xwd, convert)
   util-linux               # unshare, for the small-/dev/shm test
+  gstreamer1.0-plugins-base # videotestsrc, for the writer's pipeline test
 )
 
 missing=()

@@ -77,11 +77,13 @@ struct ReaderImpl {
         impl->control = control_view(impl->control_mapping.data(), g.slot_count);
         impl->data = impl->data_mapping.data();
 
-        if (auto st = impl->claim_entry(); !st) return st.error();
         // Start just before the newest frame: latest() returns it at once and
-        // next() records from it on; nothing before our arrival counts as skipped.
+        // next() records from it on; nothing before our arrival counts as
+        // skipped. Read before claiming the entry: a writer that waits for
+        // readers to attach may publish as soon as we count as attached.
         const std::uint64_t newest = published_sequence(impl->control);
         impl->last_sequence = newest > 0 ? newest - 1 : 0;
+        if (auto st = impl->claim_entry(); !st) return st.error();
         return impl;
     }
 
@@ -175,12 +177,17 @@ struct ReaderImpl {
 
     bool newer_frame() const { return published_sequence(control) > last_sequence; }
 
+    bool name_exists() const { return ::access(segment_path(name).c_str(), F_OK) == 0; }
+
     std::optional<WaitStatus> state_change() const {
         switch (writer_state(control)) {
             case WriterState::end_of_stream:
                 return WaitStatus::end_of_stream;
             case WriterState::replaced:
-                return WaitStatus::replaced;
+                // The name points at the replacement, unless that is gone too
+                // (its writer finished): then there is nothing to follow.
+                return file.is_at(name) || !name_exists() ? WaitStatus::writer_gone
+                                                          : WaitStatus::replaced;
             case WriterState::live:
                 break;
         }

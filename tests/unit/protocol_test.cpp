@@ -293,6 +293,18 @@ TEST(Protocol, AShapeThatDoesNotFitReplacesTheSegmentAndReadersFollow) {
     EXPECT_EQ(inspect(bus.name)->slot_capacity, bus.writer->slot_capacity());
 }
 
+TEST(Protocol, AReplacementThatIsGoneAgainIsWriterGoneNotAnEndlessReplaced) {
+    Bus bus("replacedgone");
+    Reader reader = bus.open_reader();
+    bus.publish();
+    reader.next()->release();
+    bus.publish(FrameFormat::packed(640, 480, PixelFormat::bgr24));  // replaces the segment
+    bus.writer->close();  // ... and the replacement is unlinked at once
+    EXPECT_EQ(reader.wait(1s), WaitStatus::writer_gone);
+    EXPECT_FALSE(*reader.follow());
+    EXPECT_EQ(reader.wait(0ns), WaitStatus::writer_gone) << "stays an answer, not a spin";
+}
+
 TEST(Protocol, ASecondWriterOnALiveNameFailsNamingThePid) {
     Bus bus("twowriters");
     bus.publish();

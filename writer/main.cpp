@@ -1,0 +1,129 @@
+// framebus-writer: decodes a source straight into a framebus segment.
+// main() alone turns errors into messages and exit codes (0 ok, 1 publishing
+// failed, 2 usage or input error).
+#include <cstdlib>
+
+#include <fmt/core.h>
+#include <opencv2/core/utils/logger.hpp>
+
+#include "frame_source.hpp"
+#include "framebus/name.hpp"
+#include "framebus/writer.hpp"
+#include "options.hpp"
+#include "publisher.hpp"
+#include "status_line.hpp"
+#include "stop_signal.hpp"
+
+namespace framebus::writer {
+
+namespace {
+
+constexpr const char* kProgram = "framebus-writer";
+constexpr std::uint32_t kPatternWidth = 640;
+constexpr std::uint32_t kPatternHeight = 480;
+constexpr double kPatternFps = 30;
+constexpr double kSequenceFps = 25;  // images carry no rate; ffmpeg's image2 default
+
+int fail(int code, const std::string& message) {
+    fmt::print(stderr, "{}: error: {}\n", kProgram, message);
+    return code;
+}
+
+int exit_code_of(const Error& error) {
+    return is_input_error(error.code) ? 2 : 1;
+}
+
+// Backends may print warnings of their own; the program speaks for itself.
+void quiet_backends() {
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+    ::setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);  // AV_LOG_QUIET, unless the user set one
+}
+
+double default_fps(SourceType type, const FrameSource& source) {
+    switch (type) {
+        case SourceType::pattern:
+            return kPatternFps;
+        case SourceType::sequence:
+            return kSequenceFps;
+        case SourceType::file:
+            return source.frame_rate() > 0 ? source.frame_rate() : kPatternFps;
+        default:
+            return 0;  // live sources pace themselves
+    }
+}
+
+int run(const Options& options) {
+    // Everything that can be checked is checked before the segment exists, so
+    // bad input leaves nothing behind and touches no existing segment.
+    if (auto st = validate_name(options.name); !st) return fail(2, st.error().message);
+    const SourceType type = options.source_type == SourceType::automatic
+                                ? detect_source_type(options.source)
+                                : options.source_type;
+    if (type != SourceType::pattern && options.source.empty())
+        return fail(2, std::string("--source-type ") + to_string(type) + " needs a SOURCE");
+
+    quiet_backends();
+    auto opened = type == SourceType::pattern
+                      ? make_test_pattern(options.resize ? options.resize->width : kPatternWidth,
+                                          options.resize ? options.resize->height : kPatternHeight,
+                                          options.format.value_or(PixelFormat::bgr24))
+                      : open_source(options, type);
+    if (!opened) return fail(2, opened.error().message);
+    FrameSource& source = **opened;
+    // The first frame proves the source decodes, before anything is created.
+    if (source.grab() != Grab::frame)
+        return fail(2, "cannot read " + source.description() + ": no frame could be decoded");
+
+    PublishPlan plan;
+    plan.resize = options.resize;
+    plan.format = options.format;
+    plan.max_frames = options.max_frames;
+    plan.loop = options.loop;
+    plan.reconnect = options.reconnect.value_or(source.live());
+    plan.fps = options.fps.value_or(default_fps(type, source));
+    plan.wait_readers = options.wait_readers;
+
+    WriterOptions writer_options;
+    writer_options.name = options.name;
+    writer_options.max_readers = options.max_readers;
+    writer_options.slots = options.slots;
+    writer_options.initial_format = publish_format(source.expected_shape(), plan);
+    writer_options.mode = options.mode;
+    writer_options.keep = options.keep;
+
+    install_stop_handlers();  // before the segment exists: a signal now still cleans up
+    auto created = Writer::create(writer_options);
+    if (!created) return fail(exit_code_of(created.error()), created.error().message);
+    Writer& writer = *created;
+
+    const FrameFormat& format = writer_options.initial_format;
+    if (!options.quiet)
+        fmt::print(stderr, "{}: {} -> segment '{}': {}x{} {}, {} slots, {} readers max, {}\n",
+                   kProgram, source.description(), writer.name(), format.width, format.height,
+                   to_string(format.pixel_format), writer.slot_count(), writer.max_readers(),
+                   plan.fps > 0 ? fmt::format("{:g} fps", plan.fps) : std::string("unpaced"));
+
+    StatusLine status(!options.quiet, stderr);
+    Publisher publisher(writer, source, plan, status);
+    const int code = publisher.run(true);
+    writer.close();  // end of stream, and the name unlinked unless --keep
+    status.summary(publisher.counters());
+    if (code != 0) return fail(code, publisher.failure());
+    return 0;
+}
+
+}  // namespace
+
+}  // namespace framebus::writer
+
+int main(int argc, char** argv) {
+    auto parsed = framebus::writer::parse_command_line(argc, argv);
+    if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+    try {
+        return framebus::writer::run(std::get<framebus::writer::Options>(parsed));
+    } catch (const std::exception& e) {
+        // OpenCV reports some failures as exceptions; they end here as one line.
+        std::fprintf(stderr, "framebus-writer: error: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,52 @@
+// What the command line asks framebus-writer to do.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "framebus/frame.hpp"
+
+namespace framebus::writer {
+
+// What SOURCE is; `automatic` guesses from its spelling (source_kind.hpp).
+enum class SourceType { automatic, pattern, file, sequence, camera, url, pipeline };
+
+struct Size {
+    std::uint32_t width = 0;
+    std::uint32_t height = 0;
+};
+
+struct Options {
+    std::string source;  // empty: the built-in test pattern
+    SourceType source_type = SourceType::automatic;
+    std::string name = "framebus";
+    std::uint32_t slots = 0;  // 0: max_readers + 2, the count that never drops
+    std::uint32_t max_readers = 8;
+    std::optional<double> fps;  // unset: the source's own rate; 0: as fast as it gives
+    bool loop = false;
+    std::optional<Size> resize;
+    std::optional<PixelFormat> format;  // unset: as the source decodes (bgr24 mostly)
+    std::uint64_t max_frames = 0;       // 0: no limit
+    bool keep = false;
+    std::uint32_t mode = 0600;
+    bool quiet = false;
+    std::optional<Size> camera_size;
+    std::optional<double> camera_fps;
+    std::optional<bool> reconnect;   // unset: on for cameras and URLs
+    std::uint32_t wait_readers = 0;  // hold the first frame until this many readers attach
+};
+
+// Either the options to run with, or the exit code to leave with at once
+// (--help and --version: 0 after printing; a bad option: 2 after one line on stderr).
+using ParsedCommandLine = std::variant<Options, int>;
+
+[[nodiscard]] ParsedCommandLine parse_command_line(int argc, char** argv);
+
+// "640x480" -> {640, 480}; nullopt for anything else (zero sides included).
+[[nodiscard]] std::optional<Size> parse_size(const std::string& text);
+// "0600", "600", "0644" -> permission bits; nullopt for anything else.
+[[nodiscard]] std::optional<std::uint32_t> parse_mode(const std::string& text);
+
+}  // namespace framebus::writer
