@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libzmq3-dev              # the ZeroMQ baseline in bench/
   clang libclang-rt-14-dev # libFuzzer for the fuzz target
-  xvfb x11-apps imagemagick # the reader's real-window test (Xvfb, xwd, convert)
+  xvfb x11-apps imagemagick libxtst6 # the reader's real-window test (Xvfb, xwd, convert, key presses)
   util-linux               # unshare, for the small-/dev/shm test
   gstreamer1.0-plugins-base # videotestsrc, for the writer's pipeline test
 )

@@ -1,0 +1,314 @@
+#include "stream_loop.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "framebus/opencv.hpp"
+
+namespace framebus::reader {
+
+namespace {
+constexpr std::int64_t kFollowPollNs = 200 * kMillisecondNs;  // how often a lost name is looked up
+constexpr std::int64_t kWindowPumpNs = 20 * kMillisecondNs;   // GUI stays responsive at 50 Hz
+constexpr std::int64_t kStopCheckNs = 200 * kMillisecondNs;   // SIGINT is seen this fast
+}  // namespace
+
+StreamLoop::StreamLoop(const Options& options, FollowedStream& stream,
+                       std::unique_ptr<FrameWindow> window)
+    : options_(options),
+      stream_(stream),
+      window_(std::move(window)),
+      verifier_(options.verify),
+      interval_latencies_(kIntervalSamples),
+      histogram_(std::make_unique<LatencyHistogram>()) {}
+
+void StreamLoop::event(const std::string& text) const {
+    if (!options_.quiet) fmt::print(stderr, "framebus-reader: {}\n", text);
+}
+
+Result<bool> StreamLoop::take_frame(Take take) {
+    Reader& reader = stream_.reader();
+    const std::uint64_t previous = reader.last_sequence();
+    auto lease = (take.newest || !options_.every) ? reader.latest() : reader.next();
+    if (!lease) {
+        if (lease.error().code == Errc::no_frame) return false;  // overtaken, or nothing yet
+        return lease.error();
+    }
+    const FrameInfo& info = lease->info();
+    const bool is_new = info.sequence > previous;
+    if (is_new) {
+        std::int64_t seen_ns = now_ns();
+        verifier_.check(*lease, options_.name);
+        if (options_.hold_ms > 0) sleep_ns(std::int64_t{options_.hold_ms} * kMillisecondNs);
+        if (window_) {
+            window_->show(as_mat(*lease), info.format.pixel_format);
+            seen_ns = now_ns();  // publish-to-display: the window has the frame now
+        }
+        const std::int64_t latency = seen_ns - info.publish_ns;
+        interval_latencies_.add(latency);
+        histogram_->add(latency);
+        ++interval_frames_;
+        if (first_frame_ns_ == 0) first_frame_ns_ = seen_ns;
+        last_frame_ns_ = seen_ns;
+        last_format_ = info.format;
+        last_shown_sequence_ = info.sequence;
+    } else if (take.keep_copy && window_) {
+        window_->show(as_mat(*lease), info.format.pixel_format);  // what we keep is what is shown
+        last_shown_sequence_ = info.sequence;
+    }
+    if (take.save) {
+        const std::string path = fmt::format("{}-{}.png", options_.name, info.sequence);
+        if (auto saved = save_image(path, as_mat(*lease), info.format.pixel_format); !saved)
+            event(saved.error().message);
+        else
+            event(
+                fmt::format("saved {} ({}, frame {})", path, describe(info.format), info.sequence));
+    }
+    if (take.keep_copy) {
+        cv::Mat conversion;
+        displayable(as_mat(*lease), info.format.pixel_format, conversion).copyTo(kept_frame_);
+    }
+    return true;  // the lease is released here
+}
+
+void StreamLoop::on_key(int key) {
+    switch (key & 0xff) {
+        case 'q':
+        case 27:  // Esc
+            quit_ = true;
+            break;
+        case ' ':
+            paused_ = !paused_;
+            // Pausing freezes the newest frame in a private copy (for 's').
+            if (paused_ && phase_ == Phase::streaming) (void)take_frame({true, false, true});
+            event(paused_ ? "paused (space resumes)" : "resumed");
+            update_title();
+            break;
+        case 's':
+            if (paused_ || phase_ != Phase::streaming) {
+                if (kept_frame_.empty()) break;
+                const std::string path =
+                    fmt::format("{}-{}.png", options_.name, last_shown_sequence_);
+                // kept_frame_ is already in display order (BGR or gray).
+                if (auto saved = save_image(path, kept_frame_, PixelFormat::bgr24); !saved)
+                    event(saved.error().message);
+                else
+                    event(fmt::format("saved {}", path));
+            } else {
+                (void)take_frame({true, true, false});
+            }
+            break;
+        default:
+            break;
+    }
+}
+
+void StreamLoop::enter(Phase phase) {
+    if (phase == phase_) return;
+    const std::uint32_t pid = stream_.reader().writer_pid();
+    if (phase != Phase::streaming && window_) {
+        // The lease cannot outlive the segment we are about to leave: keep a copy.
+        (void)take_frame({true, false, true});
+    }
+    phase_ = phase;
+    next_follow_ns_ = now_ns();
+    last_error_.clear();
+    switch (phase) {
+        case Phase::writer_gone:
+            event(
+                fmt::format("writer of '{}' (pid {}) is gone; keeping the last frame, "
+                            "waiting for a new writer",
+                            options_.name, pid));
+            break;
+        case Phase::ended:
+            event(fmt::format("end of stream on '{}'; waiting for a new writer", options_.name));
+            break;
+        case Phase::streaming:
+            event(fmt::format("following the new writer of '{}' (pid {})", options_.name,
+                              stream_.reader().writer_pid()));
+            break;
+    }
+    update_title();
+}
+
+void StreamLoop::look_for_writer() {
+    auto switched = stream_.follow();
+    if (!switched) {
+        // Something unusable sits under the name (corrupt, not ours...): say so
+        // once and keep looking; a good writer may replace it.
+        if (switched.error().message != last_error_) {
+            last_error_ = switched.error().message;
+            event(last_error_);
+        }
+        return;
+    }
+    if (*switched) enter(Phase::streaming);
+}
+
+Status StreamLoop::on_replaced() {
+    const std::uint32_t pid = stream_.reader().writer_pid();
+    auto switched = stream_.follow();
+    if (!switched) return switched.error();
+    if (!*switched) {
+        enter(Phase::writer_gone);  // the name vanished before we got there
+        return ok_status();
+    }
+    if (stream_.reader().writer_pid() == pid)
+        event(fmt::format("segment '{}' was replaced (new frame size); following", options_.name));
+    else
+        event(fmt::format("following the new writer of '{}' (pid {})", options_.name,
+                          stream_.reader().writer_pid()));
+    return ok_status();
+}
+
+void StreamLoop::tick(std::int64_t now) {
+    const double seconds = static_cast<double>(now - interval_start_ns_) / 1e9;
+    interval_fps_ = seconds > 0 ? static_cast<double>(interval_frames_) / seconds : 0;
+    if (window_) {
+        update_title();
+    } else if (!options_.quiet) {
+        std::string state;
+        if (phase_ == Phase::writer_gone) state = " [writer gone]";
+        if (phase_ == Phase::ended) state = " [end of stream]";
+        std::string verify;
+        if (options_.verify)
+            verify = fmt::format(" verified={} mismatches={}", verifier_.verified(),
+                                 verifier_.mismatches());
+        fmt::print(stderr,
+                   "framebus-reader: {} {} seq={} fps={:.1f} frames={} skipped={} "
+                   "latency_p50_us={} latency_p99_us={}{}{}\n",
+                   options_.name, last_format_.width > 0 ? describe(last_format_) : "-",
+                   last_shown_sequence_, interval_fps_, stream_.frames(), stream_.skipped(),
+                   interval_percentile_us(0.50), interval_percentile_us(0.99), verify, state);
+    }
+    interval_latencies_.clear();
+    interval_frames_ = 0;
+    interval_start_ns_ = now;
+    next_tick_ns_ = now + kSecondNs;
+}
+
+std::string StreamLoop::interval_percentile_us(double p) {
+    if (interval_latencies_.size() == 0) return "-";  // no frame this interval
+    return std::to_string(to_microseconds(interval_latencies_.percentile(p)));
+}
+
+void StreamLoop::update_title() {
+    if (!window_) return;
+    std::string title = fmt::format("framebus: {} | ", options_.name);
+    if (last_format_.width == 0) {
+        title += "waiting for frames";
+    } else {
+        title +=
+            fmt::format("{} | {:.1f} fps | seq {} | skipped {} | latency ", describe(last_format_),
+                        interval_fps_, last_shown_sequence_, stream_.skipped());
+        if (interval_latencies_.size() > 0)
+            title += fmt::format("{:.2f} ms",
+                                 static_cast<double>(interval_latencies_.percentile(0.5)) / 1e6);
+        else
+            title += "-";
+    }
+    if (phase_ == Phase::writer_gone) title += " | writer gone";
+    if (phase_ == Phase::ended) title += " | end of stream";
+    if (paused_) title += " | paused";
+    window_->set_title(title);
+}
+
+bool StreamLoop::done() const {
+    if (quit_ || stop_requested()) return true;
+    if (options_.max_frames > 0 && stream_.frames() >= options_.max_frames) return true;
+    return end_ns_ && now_ns() >= *end_ns_;
+}
+
+Summary StreamLoop::summary() const {
+    Summary s;
+    s.frames = stream_.frames();
+    s.skipped = stream_.skipped();
+    s.verified = verifier_.verified();
+    s.mismatches = verifier_.mismatches();
+    if (s.frames >= 2 && last_frame_ns_ > first_frame_ns_)
+        s.fps = static_cast<double>(s.frames - 1) * 1e9 /
+                static_cast<double>(last_frame_ns_ - first_frame_ns_);
+    s.latency_p50_ns = histogram_->percentile(0.50);
+    s.latency_p99_ns = histogram_->percentile(0.99);
+    s.writer_restarts = stream_.writer_restarts();
+    return s;
+}
+
+int StreamLoop::run() {
+    const std::int64_t start = now_ns();
+    if (options_.duration_seconds > 0)
+        end_ns_ = start + static_cast<std::int64_t>(options_.duration_seconds * 1e9);
+    interval_start_ns_ = start;
+    next_tick_ns_ = start + kSecondNs;
+    update_title();
+    std::optional<Error> failure;
+
+    while (!done()) {
+        const std::int64_t now = now_ns();
+        if (now >= next_tick_ns_) tick(now);
+        if (window_) {
+            if (auto key = window_->pump(1)) on_key(*key);
+            if (window_->closed()) break;
+            if (quit_) break;
+        }
+        // Not streaming, or paused: nothing to lease; sleep until the next thing to do.
+        if (paused_ || phase_ != Phase::streaming) {
+            if (!paused_ && now >= next_follow_ns_) {
+                look_for_writer();
+                next_follow_ns_ = now + kFollowPollNs;
+                if (phase_ == Phase::streaming) continue;
+            }
+            const std::int64_t wake =
+                paused_ ? std::min(next_tick_ns_, deadline_ns())
+                        : std::min({next_tick_ns_, next_follow_ns_, deadline_ns()});
+            const std::int64_t idle = wake - now;
+            if (window_) {
+                const auto ms =
+                    std::clamp<std::int64_t>(idle, kMillisecondNs, kWindowPumpNs) / kMillisecondNs;
+                if (auto key = window_->pump(static_cast<int>(ms))) on_key(*key);
+            } else {
+                sleep_ns(idle);
+            }
+            continue;
+        }
+
+        // Short waits: a stop signal does not end a futex wait early.
+        std::int64_t timeout = std::min({next_tick_ns_, deadline_ns(), now + kStopCheckNs}) - now;
+        if (window_) timeout = std::min(timeout, kWindowPumpNs);
+        timeout = std::max<std::int64_t>(timeout, 0);
+        switch (stream_.reader().wait(std::chrono::nanoseconds(timeout))) {
+            case WaitStatus::frame:
+                if (auto taken = take_frame({}); !taken) failure = taken.error();
+                break;
+            case WaitStatus::timed_out:
+                break;
+            case WaitStatus::end_of_stream:
+                if (options_.exit_on_eos) {
+                    event(fmt::format("end of stream on '{}'", options_.name));
+                    quit_ = true;
+                } else {
+                    enter(Phase::ended);
+                }
+                break;
+            case WaitStatus::writer_gone:
+                enter(Phase::writer_gone);
+                break;
+            case WaitStatus::replaced:
+                if (auto st = on_replaced(); !st) failure = st.error();
+                break;
+        }
+        if (failure) break;
+    }
+
+    print_summary(summary());
+    if (failure) {
+        print_error(failure->message);
+        return exit_code_of(*failure);
+    }
+    return verifier_.mismatches() > 0 ? 1 : 0;
+}
+
+}  // namespace framebus::reader
