@@ -89,7 +89,8 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
             f.stride = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, stride));
             const auto frame_bytes =
                 load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, bytes));
-            if (f.stride == 0 || f.height > g.slot_capacity / f.stride || frame_bytes != f.bytes())
+            if (f.stride == 0 || product_exceeds(f.height, f.stride, g.slot_capacity) ||
+                frame_bytes != f.bytes())
                 return corrupt("slot " + std::to_string(i) +
                                " describes a frame that does not fit it");
             s.capture_ns = load_field<std::int64_t>(bytes, base + offsetof(SlotHeader, capture_ns));

@@ -124,7 +124,8 @@ struct ReaderImpl {
         info.publish_ns = slot.publish_ns;
         const FrameFormat& f = info.format;
         if (f.stride == 0 || f.height == 0 || f.width == 0 ||
-            f.height > geometry.slot_capacity / f.stride || slot.bytes != f.bytes()) {
+            product_exceeds(f.height, f.stride, geometry.slot_capacity) ||
+            slot.bytes != f.bytes()) {
             release(i);
             return Error{Errc::corrupt, "segment '" + name + "': slot " + std::to_string(i) +
                                             " describes a frame that does not fit it"};
@@ -215,12 +216,6 @@ struct ReaderImpl {
 }  // namespace detail
 
 // ---- Lease ---------------------------------------------------------------
-
-Lease::Lease(Lease&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)),
-      data_(other.data_),
-      info_(other.info_),
-      slot_(other.slot_) {}
 
 Lease& Lease::operator=(Lease&& other) noexcept {
     if (this != &other) {

@@ -216,7 +216,7 @@ struct WriterImpl {
         if (slot_out)
             return Error{Errc::invalid_argument, "a slot is already acquired; commit it first"};
         if (format.width == 0 || format.height == 0 || format.stride == 0 ||
-            format.height > (std::uint64_t{1} << 40) / format.stride)
+            product_exceeds(format.height, format.stride, std::uint64_t{1} << 40))
             return Error{Errc::invalid_argument, "frame format has a zero or huge size"};
         if (format.bytes() > geometry.slot_capacity) {
             if (auto st = replace(format.bytes()); !st) return st.error();
@@ -275,14 +275,6 @@ struct WriterImpl {
 
 // ---- WriteSlot -----------------------------------------------------------
 
-WriteSlot::WriteSlot(WriteSlot&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)),
-      data_(other.data_),
-      capacity_(other.capacity_),
-      format_(other.format_),
-      sequence_(other.sequence_),
-      slot_(other.slot_) {}
-
 WriteSlot& WriteSlot::operator=(WriteSlot&& other) noexcept {
     if (this != &other) {
         abandon();
@@ -296,12 +288,8 @@ WriteSlot& WriteSlot::operator=(WriteSlot&& other) noexcept {
     return *this;
 }
 
-WriteSlot::~WriteSlot() {
-    abandon();
-}
-
 Status WriteSlot::set_format(const FrameFormat& format) {
-    if (format.stride != 0 && format.height > capacity_ / format.stride)
+    if (product_exceeds(format.height, format.stride, capacity_))
         return Error{Errc::frame_too_large, "frame of " + std::to_string(format.width) + "x" +
                                                 std::to_string(format.height) +
                                                 " does not fit the slot"};

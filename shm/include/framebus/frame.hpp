@@ -25,6 +25,12 @@ enum class PixelFormat : std::uint32_t {
 // OpenCV's CV_MAKETYPE for the format (CV_8UC3 == 16 ...), without OpenCV.
 [[nodiscard]] std::int32_t cv_type_of(PixelFormat format);
 
+// a * b > limit, without overflow (and without a division on the hot path).
+[[nodiscard]] inline bool product_exceeds(std::uint64_t a, std::uint64_t b, std::uint64_t limit) {
+    std::uint64_t product;
+    return __builtin_mul_overflow(a, b, &product) || product > limit;
+}
+
 struct FrameFormat {
     std::uint32_t width = 0;
     std::uint32_t height = 0;

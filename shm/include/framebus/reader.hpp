@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "framebus/error.hpp"
 #include "framebus/frame.hpp"
@@ -21,7 +22,11 @@ struct ReaderImpl;
 // slot; data() is read-only memory (a write through it faults).
 class [[nodiscard]] Lease {
   public:
-    Lease(Lease&& other) noexcept;
+    Lease(Lease&& other) noexcept  // inline: moved out of latest()'s Result per frame
+        : owner_(std::exchange(other.owner_, nullptr)),
+          data_(other.data_),
+          info_(other.info_),
+          slot_(other.slot_) {}
     Lease& operator=(Lease&& other) noexcept;
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;

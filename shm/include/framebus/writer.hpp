@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "framebus/error.hpp"
 #include "framebus/frame.hpp"
@@ -29,11 +30,20 @@ struct WriterOptions {
 // abandoned (marked empty), never published half-written.
 class [[nodiscard]] WriteSlot {
   public:
-    WriteSlot(WriteSlot&& other) noexcept;
+    // Inline: a slot is moved out of acquire()'s Result on every frame.
+    WriteSlot(WriteSlot&& other) noexcept
+        : owner_(std::exchange(other.owner_, nullptr)),
+          data_(other.data_),
+          capacity_(other.capacity_),
+          format_(other.format_),
+          sequence_(other.sequence_),
+          slot_(other.slot_) {}
     WriteSlot& operator=(WriteSlot&& other) noexcept;
     WriteSlot(const WriteSlot&) = delete;
     WriteSlot& operator=(const WriteSlot&) = delete;
-    ~WriteSlot();
+    ~WriteSlot() {
+        if (owner_ != nullptr) abandon();
+    }
 
     [[nodiscard]] std::byte* data() const { return data_; }
     [[nodiscard]] std::uint64_t capacity() const { return capacity_; }

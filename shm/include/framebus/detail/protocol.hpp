@@ -42,7 +42,8 @@ inline std::optional<std::uint32_t> acquire_slot(const ControlView& c, std::uint
     // relaxed: only the writer stores `latest`.
     const std::uint64_t latest = c.header->latest.load(std::memory_order_relaxed);
     for (std::uint32_t k = 0; k < slot_count; ++k) {
-        const std::uint32_t i = (cursor + k) % slot_count;
+        std::uint32_t i = cursor + k;  // no modulo: a division costs more than the rest
+        if (i >= slot_count) i -= slot_count;
         if (latest != 0 && i == layout::latest_slot(latest)) continue;  // readers want it
         layout::SlotHeader& slot = c.slots[i];
         // relaxed: a cheap pre-check; the seq_cst load (W2) decides.
@@ -60,7 +61,7 @@ inline std::optional<std::uint32_t> acquire_slot(const ControlView& c, std::uint
             slot.state.store(old_state, std::memory_order_release);
             continue;
         }
-        cursor = (i + 1) % slot_count;
+        cursor = i + 1 == slot_count ? 0 : i + 1;
         return i;
     }
     return std::nullopt;
