@@ -14,43 +14,23 @@
 #include <vector>
 
 #include "framebus/frame.hpp"
+#include "program.hpp"
 #include "test_support.hpp"
 
 namespace framebus::clitest {
 
 using namespace std::chrono_literals;
 
-struct CliResult {
-    int exit_code = -1;  // -signal if killed, -1000 on timeout
-    std::string out;
-    std::string err;
-};
+using CliResult = test::ProgramRun;  // exit_code nullopt: killed at the timeout
 
 // Runs `framebus args...` to completion (killed after `timeout`).
 CliResult run_cli(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
 
-// A `framebus` process left running (for watch): read its stdout as it comes.
-class CliProcess {
+// A `framebus` process left running (for watch), its output in a scratch
+// directory: wait_for_out() sees its stdout as it comes.
+class CliProcess : public test::Program {
   public:
     explicit CliProcess(const std::vector<std::string>& args);
-    ~CliProcess();
-    CliProcess(const CliProcess&) = delete;
-    CliProcess& operator=(const CliProcess&) = delete;
-
-    // Reads stdout until `text` appears; false on timeout or EOF.
-    bool read_until(const std::string& text, std::chrono::milliseconds timeout);
-    void signal(int sig) const;
-    // Exit code (-signal if killed), nullopt on timeout. Drains the output.
-    std::optional<int> wait(std::chrono::milliseconds timeout);
-    const std::string& out() const { return out_; }
-
-  private:
-    void pump(int timeout_ms);
-    pid_t pid_ = -1;
-    int out_fd_ = -1;
-    int err_fd_ = -1;
-    std::string out_;
-    std::string err_;
 };
 
 // The frame format every test writer publishes.
@@ -97,10 +77,9 @@ class HoldingReader {
     std::uint64_t sequence_ = 0;
 };
 
-// Files in /dev/shm, read and written byte for byte.
+// The file of a segment in /dev/shm (read and written with test::read_file
+// and test::write_file, byte for byte).
 std::string shm_path(const std::string& name);
-std::optional<std::string> read_file(const std::string& path);
-void write_file(const std::string& path, const std::string& bytes);
 
 // Removes a /dev/shm file on scope exit (tests leave nothing behind).
 class ShmFileGuard {

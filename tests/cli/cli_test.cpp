@@ -22,7 +22,7 @@ namespace {
 using boost::property_tree::ptree;
 
 bool exists(const std::string& name) {
-    return read_file(shm_path(name)).has_value();
+    return test::read_file(shm_path(name)).has_value();
 }
 
 // Fails the test with the CLI's output when the exit code is not `expected`.
@@ -447,8 +447,8 @@ TEST(CliClean, GlobalDryRunReportsOurSegmentsAndChangesNothing) {
     HoldingReader reader(leaky);
     const pid_t reader_pid = reader.pid();
     reader.kill_hard();
-    const auto stale_before = read_file(shm_path(stale));
-    const auto leaky_before = read_file(shm_path(leaky));
+    const auto stale_before = test::read_file(shm_path(stale));
+    const auto leaky_before = test::read_file(shm_path(leaky));
 
     CliResult r = run_cli({"clean", "--dry-run"});
     // Other tests' segments may appear too; ours must, with the right action.
@@ -461,8 +461,8 @@ TEST(CliClean, GlobalDryRunReportsOurSegmentsAndChangesNothing) {
         1u)
         << r.out;
     EXPECT_TRUE(lines_with(r.out, "remove stale segment " + leaky).empty()) << r.out;
-    EXPECT_EQ(read_file(shm_path(stale)), stale_before);
-    EXPECT_EQ(read_file(shm_path(leaky)), leaky_before);
+    EXPECT_EQ(test::read_file(shm_path(stale)), stale_before);
+    EXPECT_EQ(test::read_file(shm_path(leaky)), leaky_before);
 }
 
 TEST(CliClean, OrphanedTemporariesAreRemovedLiveOnesKept) {
@@ -474,8 +474,8 @@ TEST(CliClean, OrphanedTemporariesAreRemovedLiveOnesKept) {
         std::string(kTemporaryPrefix) + "1-1-" + test::unique_name("cli-building");
     ShmFileGuard orphan_guard(orphan);
     ShmFileGuard building_guard(building);
-    write_file(shm_path(orphan), std::string(4096, '\0'));
-    write_file(shm_path(building), std::string(4096, '\0'));
+    test::write_file(shm_path(orphan), std::string(4096, '\0'));
+    test::write_file(shm_path(building), std::string(4096, '\0'));
     const int fd = ::open(shm_path(building).c_str(), O_RDWR | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     struct flock lock {};
@@ -488,13 +488,13 @@ TEST(CliClean, OrphanedTemporariesAreRemovedLiveOnesKept) {
     EXPECT_EQ(lines_with(dry.out, "would remove orphaned temporary " + shm_path(orphan)).size(), 1u)
         << dry.out;
     EXPECT_TRUE(lines_with(dry.out, building).empty()) << dry.out;
-    EXPECT_TRUE(read_file(shm_path(orphan)));
+    EXPECT_TRUE(test::read_file(shm_path(orphan)));
 
     CliResult done = run_cli({"clean"});
     EXPECT_EQ(lines_with(done.out, "removed orphaned temporary " + shm_path(orphan)).size(), 1u)
         << done.out;
-    EXPECT_FALSE(read_file(shm_path(orphan)));
-    EXPECT_TRUE(read_file(shm_path(building)));
+    EXPECT_FALSE(test::read_file(shm_path(orphan)));
+    EXPECT_TRUE(test::read_file(shm_path(building)));
     ::close(fd);
 }
 
@@ -504,7 +504,7 @@ TEST(CliClean, OrphanedTemporariesAreRemovedLiveOnesKept) {
 // out byte for byte the same.
 void expect_left_alone(const std::string& name) {
     const std::string path = shm_path(name);
-    const auto before = read_file(path);
+    const auto before = test::read_file(path);
     ASSERT_TRUE(before);
     struct stat st_before {};
     ASSERT_EQ(::stat(path.c_str(), &st_before), 0);
@@ -527,7 +527,7 @@ void expect_left_alone(const std::string& name) {
     CliResult dry = run_cli({"clean", "--dry-run"});
     EXPECT_TRUE(lines_with(dry.out, name).empty()) << dry.out;
 
-    EXPECT_EQ(read_file(path), before);
+    EXPECT_EQ(test::read_file(path), before);
     struct stat st_after {};
     ASSERT_EQ(::stat(path.c_str(), &st_after), 0);
     EXPECT_EQ(st_after.st_ino, st_before.st_ino);
@@ -538,7 +538,7 @@ void expect_left_alone(const std::string& name) {
 TEST(CliForeignFiles, GarbageIsIgnoredAndUntouched) {
     const std::string name = test::unique_name("cli-garbage");
     ShmFileGuard guard(name);
-    write_file(shm_path(name), random_bytes(64 * 1024, 42));
+    test::write_file(shm_path(name), random_bytes(64 * 1024, 42));
     expect_left_alone(name);
 }
 
@@ -547,7 +547,7 @@ TEST(CliForeignFiles, SmallAndEmptyFilesAreLeftByteForByte) {
          {std::string("hello, not a segment\n"), std::string(), std::string("FFR")}) {
         const std::string name = test::unique_name("cli-text" + std::to_string(content.size()));
         ShmFileGuard guard(name);
-        write_file(shm_path(name), content);
+        test::write_file(shm_path(name), content);
         expect_left_alone(name);
     }
 }
@@ -556,7 +556,7 @@ TEST(CliForeignFiles, SmallAndEmptyFilesAreLeftByteForByte) {
 // info (2), kept by clean without --force, removed with it.
 void expect_corrupt_handling(const std::string& name, const std::string& reason = "corrupt") {
     const std::string path = shm_path(name);
-    const auto bytes = read_file(path);
+    const auto bytes = test::read_file(path);
     ASSERT_TRUE(bytes);
 
     auto entry = ls_entry(ls_json(), name);
@@ -584,7 +584,7 @@ void expect_corrupt_handling(const std::string& name, const std::string& reason 
     CliResult dry = run_cli({"clean", name, "--force", "--dry-run"});
     expect_exit(dry, 0, "clean --force --dry-run on corrupt");
     EXPECT_EQ(dry.out.rfind("would remove corrupt segment " + name + " (", 0), 0u) << dry.out;
-    EXPECT_EQ(read_file(path), bytes);
+    EXPECT_EQ(test::read_file(path), bytes);
 
     CliResult forced = run_cli({"clean", name, "--force"});
     expect_exit(forced, 0, "clean --force on corrupt");
@@ -600,12 +600,12 @@ TEST_P(CliTruncated, TruncatedSegmentIsCorrupt) {
     ShmFileGuard source_guard(source);
     ShmFileGuard guard(name);
     WriterProcess writer(source, 3);
-    auto bytes = read_file(shm_path(source));
+    auto bytes = test::read_file(shm_path(source));
     ASSERT_TRUE(bytes);
     // 0 stands for "all but the last byte".
     const std::size_t keep = GetParam() == 0 ? bytes->size() - 1 : GetParam();
     ASSERT_LT(keep, bytes->size());
-    write_file(shm_path(name), bytes->substr(0, keep));
+    test::write_file(shm_path(name), bytes->substr(0, keep));
     expect_corrupt_handling(name);
     EXPECT_TRUE(exists(source));  // the original is untouched
 }
@@ -625,14 +625,14 @@ std::string magic_then_noise(std::uint32_t version) {
 TEST(CliCorrupt, MagicFollowedByGarbageIsCorrupt) {
     const std::string name = test::unique_name("cli-magic");
     ShmFileGuard guard(name);
-    write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion));
+    test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion));
     expect_corrupt_handling(name, "is a corrupt framebus segment: ");
 }
 
 TEST(CliCorrupt, OtherLayoutVersionIsListedWithItsReason) {
     const std::string name = test::unique_name("cli-version");
     ShmFileGuard guard(name);
-    write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion + 1));
+    test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion + 1));
     expect_corrupt_handling(name,
                             "has layout version " + std::to_string(layout::kLayoutVersion + 1));
 }
@@ -666,8 +666,8 @@ TEST(CliWatch, CtrlCEndsItWithExitZero) {
     ShmFileGuard guard(name);
     WriterProcess writer(name, 1);
     CliProcess watch({"watch", name, "--interval", "0.05"});
-    ASSERT_TRUE(watch.read_until("refresh 2", 10s)) << watch.out();  // it is running
-    watch.signal(SIGINT);
+    ASSERT_TRUE(watch.wait_for_out("refresh 2", 10s)) << watch.out();  // it is running
+    watch.kill(SIGINT);
     EXPECT_EQ(watch.wait(10s), std::optional<int>(0)) << watch.out();
 }
 
@@ -676,10 +676,10 @@ TEST(CliWatch, KeepsWatchingWhenTheSegmentGoes) {
     ShmFileGuard guard(name);
     WriterProcess writer(name, 1);
     CliProcess watch({"watch", name, "--interval", "0.05"});
-    ASSERT_TRUE(watch.read_until("refresh 1", 10s)) << watch.out();
+    ASSERT_TRUE(watch.wait_for_out("refresh 1", 10s)) << watch.out();
     expect_exit(run_cli({"clean", name, "--force"}), 0, "clean --force");
-    ASSERT_TRUE(watch.read_until("no segment named '" + name + "'", 10s)) << watch.out();
-    watch.signal(SIGTERM);
+    ASSERT_TRUE(watch.wait_for_out("no segment named '" + name + "'", 10s)) << watch.out();
+    watch.kill(SIGTERM);
     EXPECT_EQ(watch.wait(10s), std::optional<int>(0));
 }
 

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
 
@@ -50,11 +49,6 @@ bool wait_for_reader_frames(const std::string& name, pid_t reader, std::uint64_t
 
 std::string shm_path(const std::string& name) {
     return segment_path(name);
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Bad input must give exactly one error line, no summary, exit code 2.
@@ -316,10 +310,10 @@ TEST_F(ReaderTest, WaitGivesUpWhenNoWriterComes) {
 TEST_F(ReaderTest, AnObjectThatIsNotASegmentIsRefusedAndLeftAlone) {
     const std::string name = unique_name("garbage");
     const std::string bytes(8192, 'x');
-    write_bytes(shm_path(name), bytes);
+    write_file(shm_path(name), bytes);
     Program reader(dir.path(), {reader_bin(), "--headless", name});
     expect_one_error_line(reader, "not a framebus segment");
-    EXPECT_EQ(read_file(shm_path(name)), bytes);
+    EXPECT_EQ(read_text_file(shm_path(name)), bytes);
     remove_segment_file(name);
 }
 
@@ -327,10 +321,10 @@ TEST_F(ReaderTest, GarbageWithTheMagicIsRefusedAndLeftAlone) {
     const std::string name = unique_name("magic");
     std::string bytes(8192, '\x5a');
     std::memcpy(bytes.data(), &layout::kMagic, sizeof layout::kMagic);
-    write_bytes(shm_path(name), bytes);
+    write_file(shm_path(name), bytes);
     Program reader(dir.path(), {reader_bin(), "--headless", name});
     expect_one_error_line(reader, "'" + name + "'");  // the version field is garbage too
-    EXPECT_EQ(read_file(shm_path(name)), bytes);
+    EXPECT_EQ(read_text_file(shm_path(name)), bytes);
     remove_segment_file(name);
 }
 
@@ -339,10 +333,10 @@ TEST_F(ReaderTest, GarbageWithTheMagicAndVersionIsCorruptAndLeftAlone) {
     std::string bytes(8192, '\x5a');
     std::memcpy(bytes.data(), &layout::kMagic, sizeof layout::kMagic);
     std::memcpy(bytes.data() + 8, &layout::kLayoutVersion, sizeof layout::kLayoutVersion);
-    write_bytes(shm_path(name), bytes);
+    write_file(shm_path(name), bytes);
     Program reader(dir.path(), {reader_bin(), "--headless", name});
     expect_one_error_line(reader, "corrupt");
-    EXPECT_EQ(read_file(shm_path(name)), bytes);
+    EXPECT_EQ(read_text_file(shm_path(name)), bytes);
     remove_segment_file(name);
 }
 
@@ -352,15 +346,15 @@ TEST_F(ReaderTest, ATruncatedCopyOfARealSegmentIsCorruptAndLeftAlone) {
                                 "--keep", "--quiet"});
     ASSERT_EQ(writer.wait(kExitTimeout), 0) << writer.err();
     ASSERT_TRUE(segment_exists(name));
-    const std::string whole = read_file(shm_path(name));
+    const std::string whole = read_text_file(shm_path(name));
     ASSERT_GT(whole.size(), 8192u);
 
     const std::string cut = unique_name("cut");
     const std::string truncated = whole.substr(0, whole.size() / 2);
-    write_bytes(shm_path(cut), truncated);
+    write_file(shm_path(cut), truncated);
     Program reader(dir.path(), {reader_bin(), "--headless", cut});
     expect_one_error_line(reader, "corrupt");
-    EXPECT_EQ(read_file(shm_path(cut)), truncated);
+    EXPECT_EQ(read_text_file(shm_path(cut)), truncated);
     remove_segment_file(cut);
 
     // The kept original is fine: its last frame can still be saved.
@@ -379,7 +373,7 @@ TEST_F(ReaderTest, ASegmentOfAnotherUserIsRefusedAndLeftAlone) {
     struct stat st {};
     ASSERT_EQ(::stat(shm_path(name).c_str(), &st), 0);
     ASSERT_EQ(st.st_mode & 0777, 0600u);
-    const std::string before = read_file(shm_path(name));
+    const std::string before = read_text_file(shm_path(name));
 
     // The output files must be writable by the child after it drops root.
     ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
@@ -387,7 +381,7 @@ TEST_F(ReaderTest, ASegmentOfAnotherUserIsRefusedAndLeftAlone) {
     as_nobody.run_as = 65534;
     Program reader(dir.path(), {reader_bin(), "--headless", name}, as_nobody);
     expect_one_error_line(reader, "ermission");
-    EXPECT_EQ(read_file(shm_path(name)), before);
+    EXPECT_EQ(read_text_file(shm_path(name)), before);
     remove_segment_file(name);
 }
 

@@ -97,6 +97,7 @@ void Child::kill(int signal) const {
 }
 
 std::optional<int> Child::wait(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return std::nullopt;  // reaped already; waitpid(-1) would take another child
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         int status = 0;

@@ -1,110 +1,37 @@
 #include "writer_process.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
-extern char** environ;
-
 namespace framebus::test {
 
 namespace {
 
-std::string read_text(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+std::vector<std::string> with_writer_bin(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{FRAMEBUS_WRITER_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
 }
 
 }  // namespace
 
 WriterProcess::WriterProcess(const std::vector<std::string>& args,
-                             const std::filesystem::path& output_dir) {
-    static int counter = 0;
-    const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(++counter);
-    stdout_path_ = output_dir / ("writer-" + tag + ".out");
-    stderr_path_ = output_dir / ("writer-" + tag + ".err");
+                             const std::filesystem::path& output_dir)
+    : Program(output_dir, with_writer_bin(args)) {}
 
-    std::vector<std::string> argv_strings{FRAMEBUS_WRITER_BIN};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : argv_strings) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (err != 0) throw std::runtime_error("posix_spawn " + argv_strings[0] + " failed");
-}
-
-WriterProcess::~WriterProcess() {
-    if (pid_ > 0) {
-        ::kill(pid_, SIGKILL);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-    }
-}
-
-void WriterProcess::signal(int signal) const {
-    if (pid_ > 0) ::kill(pid_, signal);
-}
-
-std::optional<int> WriterProcess::wait_exit_code(std::chrono::milliseconds timeout) {
-    if (pid_ <= 0) return std::nullopt;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-        if (r == pid_) {
-            pid_ = -1;
-            if (WIFEXITED(status)) return WEXITSTATUS(status);
-            if (WIFSIGNALED(status)) return -WTERMSIG(status);
-            return std::nullopt;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-        // waitpid has no timeout; poll it (the exit itself is the signal).
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-}
-
-std::string WriterProcess::stdout_text() const {
-    return read_text(stdout_path_);
-}
-std::string WriterProcess::stderr_text() const {
-    return read_text(stderr_path_);
-}
-
-WriterRun run_writer(const std::vector<std::string>& args, const std::filesystem::path& output_dir,
-                     std::chrono::milliseconds timeout) {
-    WriterProcess writer(args, output_dir);
-    WriterRun run;
-    run.exit_code = writer.wait_exit_code(timeout);
-    run.out = writer.stdout_text();
-    run.err = writer.stderr_text();
-    return run;
+ProgramRun run_writer(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+    return run_program(with_writer_bin(args), timeout);
 }
 
 std::optional<std::uint64_t> summary_value(const std::string& stderr_text, const std::string& key) {
@@ -116,24 +43,6 @@ std::optional<std::uint64_t> summary_value(const std::string& stderr_text, const
         return std::strtoull(line.c_str() + at + needle.size(), nullptr, 10);
     }
     return std::nullopt;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
-
-TempDir::TempDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "fbwriter-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-}
-
-TempDir::~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
 }
 
 cv::Mat make_test_frame(int width, int height, int index) {
@@ -210,7 +119,7 @@ struct FileHttpServer::State {
 };
 
 FileHttpServer::FileHttpServer(const std::string& file) : state_(std::make_unique<State>()) {
-    state_->body = read_text(file);
+    state_->body = read_text_file(file);
     state_->listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (state_->listener < 0) throw std::runtime_error("socket failed");
     sockaddr_in address{};

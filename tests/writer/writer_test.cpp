@@ -114,7 +114,7 @@ class WriterProgram : public ::testing::Test {
 // ---- command line -----------------------------------------------------------
 
 TEST_F(WriterProgram, HelpAndVersionPrintAndExitZero) {
-    auto help = run_writer({"--help"}, dir.path());
+    auto help = run_writer({"--help"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_NE(help.out.find("Usage: framebus-writer"), std::string::npos) << help.out;
     for (const char* option : {"--name", "--slots", "--max-readers", "--fps", "--loop", "--resize",
@@ -122,7 +122,7 @@ TEST_F(WriterProgram, HelpAndVersionPrintAndExitZero) {
                                "--source-type", "--camera-size", "--camera-fps", "--reconnect"})
         EXPECT_NE(help.out.find(option), std::string::npos) << option;
 
-    auto version = run_writer({"--version"}, dir.path());
+    auto version = run_writer({"--version"});
     EXPECT_EQ(version.exit_code, 0);
     EXPECT_TRUE(version.out.starts_with("framebus-writer ")) << version.out;
 }
@@ -142,7 +142,7 @@ TEST_F(WriterProgram, PublishesEveryFrameOfAVideoFileThenEndsTheStream) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream) << collector.problem;
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
 
     ASSERT_EQ(collector.frames.size(), expected.size());
     for (std::size_t i = 0; i < expected.size(); ++i) {
@@ -151,7 +151,7 @@ TEST_F(WriterProgram, PublishesEveryFrameOfAVideoFileThenEndsTheStream) {
         EXPECT_EQ(frame.format, FrameFormat::packed(64, 48, PixelFormat::bgr24));
         EXPECT_EQ(max_abs_diff(frame.pixels, expected[i]), 0u) << "frame " << i;
     }
-    const std::string err = writer.stderr_text();
+    const std::string err = writer.err();
     EXPECT_EQ(summary_value(err, "frames"), 8u) << err;
     EXPECT_EQ(summary_value(err, "decode_errors"), 0u) << err;
 }
@@ -160,7 +160,7 @@ TEST_F(WriterProgram, DecodesStraightIntoTheSlotWhenTheFrameMatchesTheSlotFormat
     const std::string video = dir.file("clip.avi");
     make_mjpg_avi(video, 160, 120, 12);
     const std::string name = unique_name("wr-zerocopy");
-    auto run = run_writer({"--name", name, "--fps", "0", "--quiet", video}, dir.path());
+    auto run = run_writer({"--name", name, "--fps", "0", "--quiet", video});
     ASSERT_EQ(run.exit_code, 0) << run.err;
     EXPECT_EQ(summary_value(run.err, "frames"), 12u) << run.err;
     EXPECT_EQ(summary_value(run.err, "zero_copy_misses"), 0u) << run.err;
@@ -186,8 +186,8 @@ TEST_F(WriterProgram, CountsAZeroCopyMissWhenTheDecoderChangesShapeAndReplacesTh
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream) << collector.problem;
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
-    const std::string err = writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
+    const std::string err = writer.err();
     EXPECT_EQ(summary_value(err, "frames"), 6u) << err;
     EXPECT_EQ(summary_value(err, "zero_copy_misses"), 1u) << err;
     EXPECT_EQ(summary_value(err, "replaced"), 1u) << err;
@@ -223,7 +223,7 @@ TEST_F(WriterProgram, MaxFramesStopsTheFileEarly) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0);
+    ASSERT_EQ(writer.wait(20s), 0);
     ASSERT_EQ(collector.frames.size(), 3u);
     EXPECT_EQ(collector.frames.back().sequence, 3u);
 }
@@ -238,7 +238,7 @@ TEST_F(WriterProgram, LoopRestartsTheFileAtItsEnd) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
     ASSERT_EQ(collector.frames.size(), 10u);  // more than the file has
     for (std::size_t i = 0; i < collector.frames.size(); ++i)
         EXPECT_EQ(max_abs_diff(collector.frames[i].pixels, expected[i % expected.size()]), 0u)
@@ -255,7 +255,7 @@ TEST_F(WriterProgram, ResizeAndFormatShapeThePublishedFrames) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
     ASSERT_EQ(collector.frames.size(), 3u);
     for (std::size_t i = 0; i < 3; ++i) {
         EXPECT_EQ(collector.frames[i].format, FrameFormat::packed(32, 24, PixelFormat::gray8));
@@ -276,7 +276,7 @@ TEST_F(WriterProgram, FormatRgb24SwapsTheChannels) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
     ASSERT_EQ(collector.frames.size(), 2u);
     cv::Mat rgb;
     cv::cvtColor(decoded[1], rgb, cv::COLOR_BGR2RGB);
@@ -296,7 +296,7 @@ TEST_F(WriterProgram, DamagedFileIsDecodedAsFarAsPossibleAndTheLossCounted) {
         for (int i = 0; i < 3000; ++i) file.put(static_cast<char>(i * 37));
     }
     const std::string name = unique_name("wr-damaged");
-    auto run = run_writer({"--name", name, "--fps", "0", video}, dir.path(), 20s);
+    auto run = run_writer({"--name", name, "--fps", "0", video}, 20s);
     ASSERT_EQ(run.exit_code, 0) << run.err;  // never a crash or a hang
     const auto frames = summary_value(run.err, "frames");
     const auto errors = summary_value(run.err, "decode_errors");
@@ -322,11 +322,11 @@ TEST_F(WriterProgram, PublishesAnImageSequenceExactly) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
     ASSERT_EQ(collector.frames.size(), images.size());
     for (std::size_t i = 0; i < images.size(); ++i)
         EXPECT_EQ(max_abs_diff(collector.frames[i].pixels, images[i]), 0u) << "image " << i;
-    EXPECT_EQ(summary_value(writer.stderr_text(), "zero_copy_misses"), 0u);
+    EXPECT_EQ(summary_value(writer.err(), "zero_copy_misses"), 0u);
 }
 
 TEST_F(WriterProgram, ImageThatDoesNotDecodeIsCountedAndSteppedOver) {
@@ -343,8 +343,8 @@ TEST_F(WriterProgram, ImageThatDoesNotDecodeIsCountedAndSteppedOver) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
-    const std::string err = writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
+    const std::string err = writer.err();
     EXPECT_EQ(summary_value(err, "frames"), 5u) << err;
     EXPECT_EQ(summary_value(err, "decode_errors"), 1u) << err;
     ASSERT_EQ(collector.frames.size(), 5u);
@@ -366,11 +366,11 @@ TEST_F(WriterProgram, PublishesAStreamUrl) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
     ASSERT_EQ(collector.frames.size(), expected.size());
     for (std::size_t i = 0; i < expected.size(); ++i)
         EXPECT_EQ(max_abs_diff(collector.frames[i].pixels, expected[i]), 0u) << "frame " << i;
-    EXPECT_EQ(summary_value(writer.stderr_text(), "reconnects"), 0u);
+    EXPECT_EQ(summary_value(writer.err(), "reconnects"), 0u);
 }
 
 TEST_F(WriterProgram, StreamThatStopsDeliveringIsReconnectedWithTheSegmentKept) {
@@ -386,11 +386,11 @@ TEST_F(WriterProgram, StreamThatStopsDeliveringIsReconnectedWithTheSegmentKept) 
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(30s), WaitStatus::end_of_stream) << collector.problem;
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
     EXPECT_EQ(collector.replacements, 0);
     ASSERT_EQ(collector.frames.size(), 15u);
     EXPECT_EQ(collector.frames.back().sequence, 15u);
-    const std::string err = writer.stderr_text();
+    const std::string err = writer.err();
     EXPECT_EQ(summary_value(err, "reconnects"), 2u) << err;
     EXPECT_NE(err.find("reconnect attempt"), std::string::npos) << err;  // the status said so
 }
@@ -403,13 +403,13 @@ TEST_F(WriterProgram, GStreamerPipelineIsASourceAndIsReconnectedWhenItEnds) {
         if (!probe.isOpened()) GTEST_SKIP() << "GStreamer's videotestsrc is not available";
     }
     const std::string name = unique_name("wr-gst");
-    auto run = run_writer({"--name", name, "--max-frames", "12", pipeline}, dir.path());
+    auto run = run_writer({"--name", name, "--max-frames", "12", pipeline});
     ASSERT_EQ(run.exit_code, 0) << run.err;
     EXPECT_EQ(summary_value(run.err, "frames"), 12u) << run.err;
     EXPECT_EQ(summary_value(run.err, "reconnects"), 2u) << run.err;
     EXPECT_EQ(summary_value(run.err, "zero_copy_misses"), 0u) << run.err;
 
-    auto once = run_writer({"--name", name, "--no-reconnect", "--quiet", pipeline}, dir.path());
+    auto once = run_writer({"--name", name, "--no-reconnect", "--quiet", pipeline});
     ASSERT_EQ(once.exit_code, 0) << once.err;
     EXPECT_EQ(summary_value(once.err, "frames"), 5u) << once.err;
     EXPECT_FALSE(segment_exists(name));
@@ -424,7 +424,7 @@ TEST_F(WriterProgram, TestPatternFramesCarryTheirSequenceInAStamp) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream) << collector.problem;
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
     EXPECT_FALSE(segment_exists(name));
 
     ASSERT_FALSE(collector.frames.empty());
@@ -441,7 +441,7 @@ TEST_F(WriterProgram, TestPatternFramesCarryTheirSequenceInAStamp) {
     EXPECT_GT(max_abs_diff(collector.frames.front().pixels.rowRange(1, 480),
                            collector.frames.back().pixels.rowRange(1, 480)),
               0u);
-    EXPECT_EQ(summary_value(writer.stderr_text(), "zero_copy_misses"), 0u);
+    EXPECT_EQ(summary_value(writer.err(), "zero_copy_misses"), 0u);
 }
 
 TEST_F(WriterProgram, TestPatternFollowsResizeAndFormatAndIsDrawnStraightIntoTheSlot) {
@@ -454,8 +454,8 @@ TEST_F(WriterProgram, TestPatternFollowsResizeAndFormatAndIsDrawnStraightIntoThe
         FrameCollector collector(name);
         ASSERT_TRUE(collector.opened()) << collector.problem;
         EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-        ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
-        EXPECT_EQ(summary_value(writer.stderr_text(), "zero_copy_misses"), 0u) << format;
+        ASSERT_EQ(writer.wait(20s), 0) << writer.err();
+        EXPECT_EQ(summary_value(writer.err(), "zero_copy_misses"), 0u) << format;
         ASSERT_EQ(collector.frames.size(), 3u) << format;
         for (const auto& frame : collector.frames) {
             EXPECT_EQ(frame.format, FrameFormat::packed(320, 240, *parse_pixel_format(format)));
@@ -487,12 +487,12 @@ TEST_P(WriterSignal, EndsTheStreamRemovesTheSegmentAndExitsZero) {
     // Frames are flowing (a real frame seen) before the signal goes.
     collector.drain(20s, [&] { return !collector.frames.empty(); });
     ASSERT_FALSE(collector.frames.empty()) << collector.problem;
-    writer.signal(GetParam());
+    writer.kill(GetParam());
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0) << writer.stderr_text();
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
     EXPECT_FALSE(segment_exists(name));
     for (const auto& frame : collector.frames) EXPECT_EQ(frame.stamp.check, StampCheck::ok);
-    EXPECT_TRUE(summary_value(writer.stderr_text(), "frames").has_value());
+    EXPECT_TRUE(summary_value(writer.err(), "frames").has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, WriterSignal, ::testing::Values(SIGTERM, SIGINT),
@@ -507,9 +507,9 @@ TEST_F(WriterProgram, KeepLeavesTheEndedSegmentAfterSigterm) {
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     collector.drain(20s, [&] { return !collector.frames.empty(); });
-    writer.signal(SIGTERM);
+    writer.kill(SIGTERM);
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
-    ASSERT_EQ(writer.wait_exit_code(20s), 0);
+    ASSERT_EQ(writer.wait(20s), 0);
     EXPECT_TRUE(segment_exists(name));
     FrameCollector later(name);  // still readable: its newest frame, then the end
     ASSERT_TRUE(later.opened()) << later.problem;
@@ -553,7 +553,7 @@ TEST_P(WriterBadInput, ExitsTwoWithOneLineNamingItAndLeavesNothing) {
     }
     if (!has_name) args.insert(args.begin(), {"--name", name});
 
-    auto run = run_writer(args, dir.path(), 20s);
+    auto run = run_writer(args, 20s);
     EXPECT_EQ(run.exit_code, 2) << run.err;
     const auto lines = lines_of(run.err);
     ASSERT_EQ(lines.size(), 1u) << run.err;
@@ -597,7 +597,7 @@ TEST_F(WriterProgram, LiveWriterOnTheNameIsRefusedAndLeftRunning) {
     collector.drain(20s, [&] { return !collector.frames.empty(); });
     ASSERT_FALSE(collector.frames.empty());
 
-    auto second = run_writer({"--name", name}, dir.path(), 20s);
+    auto second = run_writer({"--name", name}, 20s);
     EXPECT_EQ(second.exit_code, 2) << second.err;
     const auto lines = lines_of(second.err);
     ASSERT_EQ(lines.size(), 1u) << second.err;
@@ -609,8 +609,8 @@ TEST_F(WriterProgram, LiveWriterOnTheNameIsRefusedAndLeftRunning) {
     collector.drain(20s, [&] { return collector.frames.size() >= before + 3; });
     ASSERT_GE(collector.frames.size(), before + 3);
     EXPECT_EQ(collector.frames.back().stamp.check, StampCheck::ok);
-    first.signal(SIGTERM);
-    EXPECT_EQ(first.wait_exit_code(20s), 0);
+    first.kill(SIGTERM);
+    EXPECT_EQ(first.wait(20s), 0);
     EXPECT_FALSE(segment_exists(name));
 }
 
@@ -619,14 +619,14 @@ TEST_F(WriterProgram, ExistingSegmentIsUntouchedByAWriterWithBadInput) {
     // fail before it creates or takes over anything.
     const std::string name = unique_name("wr-untouched");
     SegmentCleanup cleanup{name};
-    auto first = run_writer(
-        {"--name", name, "--keep", "--quiet", "--fps", "0", "--max-frames", "2"}, dir.path());
+    auto first =
+        run_writer({"--name", name, "--keep", "--quiet", "--fps", "0", "--max-frames", "2"});
     ASSERT_EQ(first.exit_code, 0) << first.err;
     ASSERT_TRUE(segment_exists(name));
     std::ifstream before_file("/dev/shm/" + name, std::ios::binary);
     const std::string before{std::istreambuf_iterator<char>(before_file), {}};
 
-    auto bad = run_writer({"--name", name, dir.file("missing.avi")}, dir.path());
+    auto bad = run_writer({"--name", name, dir.file("missing.avi")});
     EXPECT_EQ(bad.exit_code, 2);
     std::ifstream after_file("/dev/shm/" + name, std::ios::binary);
     const std::string after{std::istreambuf_iterator<char>(after_file), {}};
