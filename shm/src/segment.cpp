@@ -71,6 +71,10 @@ Result<Geometry> read_header(std::span<const std::byte> bytes, std::uint64_t obj
     Geometry g;
     g.layout_version = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, layout_version));
     if (g.layout_version == 0) return corrupt("never finished (layout version 0)");
+    // A later framebus bumps the version by one at a time; anything far off
+    // is noise after the magic, not a version.
+    if (g.layout_version > kLayoutVersion + 1000)
+        return corrupt("implausible layout version " + std::to_string(g.layout_version));
     if (g.layout_version != kLayoutVersion)
         return Error{Errc::version_mismatch,
                      where + " has layout version " + std::to_string(g.layout_version) +

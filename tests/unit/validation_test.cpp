@@ -110,6 +110,8 @@ TEST_F(ValidSegment, UnfinishedOrOtherVersionIsRejected) {
     EXPECT_EQ(parse_error(), Errc::corrupt);
     poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 2);
     EXPECT_EQ(parse_error(), Errc::version_mismatch);
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 0x5a5a5a5a);
+    EXPECT_EQ(parse_error(), Errc::corrupt) << "noise after the magic is not a version";
 }
 
 TEST_F(ValidSegment, TruncatedObjectIsCorrupt) {
