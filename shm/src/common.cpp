@@ -128,6 +128,21 @@ std::optional<PixelFormat> parse_pixel_format(std::string_view text) {
     return std::nullopt;
 }
 
+bool frame_fits(const FrameFormat& f, std::uint64_t capacity) {
+    if (f.width == 0 || f.height == 0 || f.stride == 0) return false;
+    if (product_exceeds(f.height, f.stride, capacity)) return false;
+    // OpenCV's type: depth in the low 3 bits, channels - 1 above (up to 512).
+    if (f.cv_type < 0 || f.cv_type >= (512 << 3)) return false;
+    constexpr std::uint32_t kDepthBytes[8] = {1, 1, 2, 2, 4, 4, 8, 2};
+    const std::uint64_t element =
+        kDepthBytes[f.cv_type & 7] * (static_cast<std::uint64_t>(f.cv_type >> 3) + 1);
+    if (product_exceeds(f.width, element, f.stride)) return false;
+    if (static_cast<std::uint32_t>(f.pixel_format) >
+        static_cast<std::uint32_t>(PixelFormat::gray16))
+        return false;
+    return f.pixel_format == PixelFormat::unknown || f.cv_type == cv_type_of(f.pixel_format);
+}
+
 FrameFormat FrameFormat::packed(std::uint32_t width, std::uint32_t height, PixelFormat format) {
     return FrameFormat{width, height, cv_type_of(format), format,
                        std::uint64_t{width} * bytes_per_pixel(format)};

@@ -58,6 +58,7 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
     if (latest != 0 && v.latest_slot >= g.slot_count)
         return corrupt("latest points past the slots");
     v.heartbeat_ns = load_field<std::int64_t>(bytes, offsetof(SegmentHeader, heartbeat_ns));
+    if (!plausible_timestamp(v.heartbeat_ns)) return corrupt("heartbeat off the clock");
     v.frames_published =
         load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_published));
     v.frames_dropped = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_dropped));
@@ -83,18 +84,17 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
             f.cv_type = load_field<std::int32_t>(bytes, base + offsetof(SlotHeader, cv_type));
             const auto pf =
                 load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, pixel_format));
-            f.pixel_format = pf <= static_cast<std::uint32_t>(PixelFormat::gray16)
-                                 ? static_cast<PixelFormat>(pf)
-                                 : PixelFormat::unknown;
+            f.pixel_format = static_cast<PixelFormat>(pf);  // frame_fits checks the range
             f.stride = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, stride));
             const auto frame_bytes =
                 load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, bytes));
-            if (f.stride == 0 || product_exceeds(f.height, f.stride, g.slot_capacity) ||
-                frame_bytes != f.bytes())
+            if (!frame_fits(f, g.slot_capacity) || frame_bytes != f.bytes())
                 return corrupt("slot " + std::to_string(i) +
                                " describes a frame that does not fit it");
             s.capture_ns = load_field<std::int64_t>(bytes, base + offsetof(SlotHeader, capture_ns));
             s.publish_ns = load_field<std::int64_t>(bytes, base + offsetof(SlotHeader, publish_ns));
+            if (!plausible_timestamp(s.capture_ns) || !plausible_timestamp(s.publish_ns))
+                return corrupt("slot " + std::to_string(i) + " has a timestamp off the clock");
         }
         v.slots.push_back(s);
     }
@@ -157,6 +157,14 @@ Result<SegmentView> inspect(const std::string& name) {
     auto snap = snapshot(name, detail::SegmentFile::Access::read_only);
     if (!snap) return snap.error();
     auto view = parse_segment(snap->bytes, snap->file.size());
+    // The snapshot is read while the writer runs: a slot's description being
+    // rewritten for a new shape can read torn. Look again before calling the
+    // segment corrupt (its header was valid).
+    for (int again = 0; again < 3 && !view && view.error().code == Errc::corrupt; ++again) {
+        snap = snapshot(name, detail::SegmentFile::Access::read_only);
+        if (!snap) return snap.error();
+        view = parse_segment(snap->bytes, snap->file.size());
+    }
     if (!view) {
         Error e = view.error();
         e.message = segment_path(name) + ": " + e.message;
@@ -257,7 +265,11 @@ SegmentHealth health_of(const SegmentView& view, std::int64_t now, std::int64_t 
     if (view.writer_state == layout::WriterState::end_of_stream)
         return SegmentHealth::end_of_stream;
     if (view.writer_state == layout::WriterState::replaced) return SegmentHealth::stale;
-    if (now - view.heartbeat_ns > stall_ns) return SegmentHealth::stalled;
+    // Unsigned: a view not made by parse_segment may hold any timestamp.
+    if (view.heartbeat_ns<now&& static_cast<std::uint64_t>(now) -
+                          static_cast<std::uint64_t>(
+                              view.heartbeat_ns)> static_cast<std::uint64_t>(stall_ns))
+        return SegmentHealth::stalled;
     return SegmentHealth::live;
 }
 

@@ -123,9 +123,8 @@ struct ReaderImpl {
         info.capture_ns = slot.capture_ns;
         info.publish_ns = slot.publish_ns;
         const FrameFormat& f = info.format;
-        if (f.stride == 0 || f.height == 0 || f.width == 0 ||
-            product_exceeds(f.height, f.stride, geometry.slot_capacity) ||
-            slot.bytes != f.bytes()) {
+        if (!frame_fits(f, geometry.slot_capacity) || slot.bytes != f.bytes() ||
+            !plausible_timestamp(info.capture_ns) || !plausible_timestamp(info.publish_ns)) {
             release(i);
             return Error{Errc::corrupt, "segment '" + name + "': slot " + std::to_string(i) +
                                             " describes a frame that does not fit it"};

@@ -215,9 +215,10 @@ struct WriterImpl {
     Result<WriteSlot> acquire(const FrameFormat& format) {
         if (slot_out)
             return Error{Errc::invalid_argument, "a slot is already acquired; commit it first"};
-        if (format.width == 0 || format.height == 0 || format.stride == 0 ||
-            product_exceeds(format.height, format.stride, std::uint64_t{1} << 40))
-            return Error{Errc::invalid_argument, "frame format has a zero or huge size"};
+        if (!frame_fits(format, std::uint64_t{1} << 40))
+            return Error{Errc::invalid_argument,
+                         "inconsistent frame format (zero or huge size, a row wider than its "
+                         "stride, or a pixel format that disagrees with its OpenCV type)"};
         if (format.bytes() > geometry.slot_capacity) {
             if (auto st = replace(format.bytes()); !st) return st.error();
         }
@@ -241,7 +242,9 @@ struct WriterImpl {
     void commit(std::uint32_t i, std::uint64_t seq, const FrameFormat& format,
                 std::int64_t capture_ns) {
         const std::int64_t publish_ns = now_ns();
-        commit_slot(control, i, seq, format, capture_ns != 0 ? capture_ns : publish_ns, publish_ns);
+        // A capture time off the bus's clock would read as corrupt: use ours.
+        const bool own_capture = capture_ns != 0 && plausible_timestamp(capture_ns);
+        commit_slot(control, i, seq, format, own_capture ? capture_ns : publish_ns, publish_ns);
         next_sequence = seq + 1;
         slot_out = false;
         ++stats.published;
@@ -289,7 +292,7 @@ WriteSlot& WriteSlot::operator=(WriteSlot&& other) noexcept {
 }
 
 Status WriteSlot::set_format(const FrameFormat& format) {
-    if (product_exceeds(format.height, format.stride, capacity_))
+    if (!frame_fits(format, capacity_))
         return Error{Errc::frame_too_large, "frame of " + std::to_string(format.width) + "x" +
                                                 std::to_string(format.height) +
                                                 " does not fit the slot"};

@@ -45,6 +45,20 @@ struct FrameFormat {
     friend bool operator==(const FrameFormat&, const FrameFormat&) = default;
 };
 
+// Is this a self-consistent description of a frame that fits `capacity`
+// bytes? Width, height and stride non-zero; stride * height <= capacity; a
+// row of pixels (width * the element size of cv_type) fits the stride; a known
+// pixel format agrees with cv_type. Used on every description that crosses
+// the bus, both ways: nothing in a segment is trusted.
+[[nodiscard]] bool frame_fits(const FrameFormat& format, std::uint64_t capacity);
+
+// Timestamps are CLOCK_MONOTONIC nanoseconds: anything outside this range in a
+// segment is corrupt (and would overflow arithmetic on it).
+inline constexpr std::int64_t kMaxTimestampNs = std::int64_t{1} << 62;
+[[nodiscard]] inline bool plausible_timestamp(std::int64_t ns) {
+    return ns >= 0 && ns <= kMaxTimestampNs;
+}
+
 struct FrameInfo {
     FrameFormat format;
     std::uint64_t sequence = 0;   // from 1

@@ -37,32 +37,40 @@ inline ControlView control_view(std::byte* base, std::uint32_t slot_count) {
 // Picks a free slot for frame `seq` and marks it WRITING. Never waits.
 // `cursor` (the writer's own) makes the search start after the last slot
 // taken, which takes the oldest free slot first.
+// One pass over the slots is not a snapshot: a reader that releases one
+// slot and leases another while the writer scans can be seen holding both.
+// At any instant `slots >= max_readers + 2` leaves one slot free, so the
+// writer looks again — a bounded number of times: it never waits.
+inline constexpr int kAcquirePasses = 4;
+
 inline std::optional<std::uint32_t> acquire_slot(const ControlView& c, std::uint32_t slot_count,
                                                  std::uint64_t seq, std::uint32_t& cursor) {
     // relaxed: only the writer stores `latest`.
     const std::uint64_t latest = c.header->latest.load(std::memory_order_relaxed);
-    for (std::uint32_t k = 0; k < slot_count; ++k) {
-        std::uint32_t i = cursor + k;  // no modulo: a division costs more than the rest
-        if (i >= slot_count) i -= slot_count;
-        if (latest != 0 && i == layout::latest_slot(latest)) continue;  // readers want it
-        layout::SlotHeader& slot = c.slots[i];
-        // relaxed: a cheap pre-check; the seq_cst load (W2) decides.
-        if (slot.holders.load(std::memory_order_relaxed) != 0) continue;
-        // relaxed: only the writer stores `state`.
-        const std::uint64_t old_state = slot.state.load(std::memory_order_relaxed);
-        // (W1) seq_cst store, then (W2) seq_cst load: the writer's half of a
-        // store-then-load handshake with a reader's (R1) fetch_or and (R2)
-        // load. In the single total order of seq_cst operations one side sees
-        // the other, so the two can never both go ahead on this slot.
-        slot.state.store(layout::writing_state(seq), std::memory_order_seq_cst);
-        if (slot.holders.load(std::memory_order_seq_cst) != 0) {  // (W2)
-            // A reader got in first; nothing was written. release: a reader
-            // that then holds the old frame sees its bytes (pairs with (R2)).
-            slot.state.store(old_state, std::memory_order_release);
-            continue;
+    for (int pass = 0; pass < kAcquirePasses; ++pass) {
+        for (std::uint32_t k = 0; k < slot_count; ++k) {
+            std::uint32_t i = cursor + k;  // no modulo: a division costs more than the rest
+            if (i >= slot_count) i -= slot_count;
+            if (latest != 0 && i == layout::latest_slot(latest)) continue;  // readers want it
+            layout::SlotHeader& slot = c.slots[i];
+            // relaxed: a cheap pre-check; the seq_cst load (W2) decides.
+            if (slot.holders.load(std::memory_order_relaxed) != 0) continue;
+            // relaxed: only the writer stores `state`.
+            const std::uint64_t old_state = slot.state.load(std::memory_order_relaxed);
+            // (W1) seq_cst store, then (W2) seq_cst load: the writer's half of a
+            // store-then-load handshake with a reader's (R1) fetch_or and (R2)
+            // load. In the single total order of seq_cst operations one side
+            // sees the other, so the two can never both go ahead on this slot.
+            slot.state.store(layout::writing_state(seq), std::memory_order_seq_cst);
+            if (slot.holders.load(std::memory_order_seq_cst) != 0) {  // (W2)
+                // A reader got in first; nothing was written. release: a reader
+                // that then holds the old frame sees its bytes (pairs with (R2)).
+                slot.state.store(old_state, std::memory_order_release);
+                continue;
+            }
+            cursor = i + 1 == slot_count ? 0 : i + 1;
+            return i;
         }
-        cursor = i + 1 == slot_count ? 0 : i + 1;
-        return i;
     }
     return std::nullopt;
 }
