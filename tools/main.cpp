@@ -18,8 +18,7 @@ namespace {
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 success, 1 operation failed, 2 usage or input error (bad option, invalid\n"
-    "name, no such segment, corrupt segment, not a framebus segment, segment kept by\n"
-    "`clean NAME`).";
+    "name, no such segment, corrupt segment, not a framebus segment).";
 
 constexpr const char* kLsFooter =
     "Columns: NAME, FRAME (size and format of the newest frame), SLOTS, FPS, LAST-SEQ (newest\n"
@@ -37,8 +36,8 @@ constexpr const char* kCleanFooter =
     "Over all segments: removes stale ones (writer dead, no live reader), reclaims the leases\n"
     "of dead readers in the others, reports corrupt ones (removed only with NAME and --force).\n"
     "Files that are not framebus segments are never touched.\n"
-    "With NAME: the same for that segment; exit code 2 if it is kept because its writer or a\n"
-    "reader is alive, or because it is corrupt (dead readers' leases are reclaimed anyway).\n"
+    "With NAME: the same for that segment; a live one is kept (exit 0, saying why), a corrupt\n"
+    "one is an input error (exit 2) unless --force.\n"
     "--force with NAME removes it whatever its state, saying whose it was.";
 
 constexpr const char* kWatchFooter =
@@ -82,8 +81,7 @@ int main(int argc, char** argv) {
     std::string clean_name;
     CLI::App* clean_cmd = app.add_subcommand(
         "clean", "Remove stale segments and reclaim dead readers' leases; one line per action");
-    CLI::Option* clean_name_opt =
-        clean_cmd->add_option("NAME", clean_name, "Only this segment (exit code 2 if it is kept)");
+    CLI::Option* clean_name_opt = clean_cmd->add_option("NAME", clean_name, "Only this segment");
     clean_cmd->add_flag("--dry-run", clean.dry_run, "Say what would be done; change nothing");
     clean_cmd->add_flag("--force", clean.force,
                         "With NAME: remove it even if it is live or corrupt (says whose it was)");

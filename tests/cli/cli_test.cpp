@@ -370,18 +370,18 @@ TEST(CliClean, DeadReadersLeaseIsReclaimed) {
     const std::string what = "dead reader " + std::to_string(reader.reader_index()) + " (pid " +
                              std::to_string(reader_pid) + ") in " + name + ": its lease on slot " +
                              std::to_string(reader.slot());
-    // The writer lives, so clean NAME keeps the segment (exit 2) after reclaiming.
+    // The writer lives, so clean NAME keeps the segment (exit 0) after reclaiming.
+    const std::string kept = "kept segment " + name + ": its writer pid " +
+                             std::to_string(writer.pid()) + " is alive (--force removes it)\n";
     CliResult dry = run_cli({"clean", name, "--dry-run"});
-    expect_exit(dry, 2, "clean --dry-run");
-    EXPECT_EQ(dry.out, "would reclaim " + what + "\n");
+    expect_exit(dry, 0, "clean --dry-run");
+    EXPECT_EQ(dry.out, "would reclaim " + what + "\n" + kept);
     EXPECT_EQ(info_json(name).get_child("readers").size(), 1u);  // dry run: unchanged
 
     CliResult clean = run_cli({"clean", name});
-    expect_exit(clean, 2, "clean");
-    EXPECT_EQ(clean.out, "reclaimed " + what + "\n");
-    EXPECT_NE(clean.err.find("kept: its writer pid " + std::to_string(writer.pid()) + " is alive"),
-              std::string::npos)
-        << clean.err;
+    expect_exit(clean, 0, "clean");
+    EXPECT_EQ(clean.out, "reclaimed " + what + "\n" + kept);
+    EXPECT_EQ(clean.err, "");
 
     info = info_json(name);
     EXPECT_EQ(info.get_child("readers").size(), 0u);
@@ -390,8 +390,8 @@ TEST(CliClean, DeadReadersLeaseIsReclaimed) {
     EXPECT_TRUE(exists(name));
     // Nothing left to reclaim: a second clean prints no action.
     CliResult again = run_cli({"clean", name});
-    expect_exit(again, 2, "clean again");
-    EXPECT_EQ(again.out, "");
+    expect_exit(again, 0, "clean again");
+    EXPECT_EQ(again.out, kept);
 }
 
 TEST(CliClean, LiveSegmentNeedsForce) {
@@ -401,10 +401,10 @@ TEST(CliClean, LiveSegmentNeedsForce) {
     const std::string pid = std::to_string(writer.pid());
 
     CliResult refused = run_cli({"clean", name});
-    expect_exit(refused, 2, "clean live");
-    EXPECT_EQ(refused.out, "");
-    EXPECT_EQ(refused.err, "framebus: error: segment '" + name + "' kept: its writer pid " + pid +
+    expect_exit(refused, 0, "clean live");
+    EXPECT_EQ(refused.out, "kept segment " + name + ": its writer pid " + pid +
                                " is alive (--force removes it)\n");
+    EXPECT_EQ(refused.err, "");
     EXPECT_TRUE(exists(name));
 
     CliResult dry = run_cli({"clean", name, "--force", "--dry-run"});
@@ -431,8 +431,9 @@ TEST(CliClean, DeadWriterWithALiveReaderIsNotRemoved) {
     EXPECT_EQ(entry->get<std::string>("state"), "stale");  // the writer is gone...
     EXPECT_EQ(entry->get<std::uint32_t>("readers_attached"), 1u);
     CliResult r = run_cli({"clean", name});  // ...but a reader still uses it
-    expect_exit(r, 2, "clean in use");
-    EXPECT_NE(r.err.find("1 live reader attached"), std::string::npos) << r.err;
+    expect_exit(r, 0, "clean in use");
+    EXPECT_NE(r.out.find("kept segment " + name + ": writer pid"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("1 live reader attached"), std::string::npos) << r.out;
     EXPECT_TRUE(exists(name));
 }
 
