@@ -318,4 +318,27 @@ std::uint64_t expected_sum(std::uint8_t value, std::size_t bytes) {
     return word * (bytes / 8) + static_cast<std::uint64_t>(value) * (bytes % 8);
 }
 
+void register_transport_benchmarks(const std::string& transport, const RunLengths& run,
+                                   TransportLatency latency, TransportThroughput throughput) {
+    for (std::size_t i = 0; i < kFrameSizeCount; ++i) {
+        const FrameSize size = kFrameSizes[i];
+        // Baseline frames take milliseconds: a short warm-up is plenty.
+        const int latency_warmup = std::min(run.latency_warmup, 20);
+        benchmark::RegisterBenchmark((transport + "_latency/" + size.label).c_str(),
+                                     [=](benchmark::State& s) { latency(s, size, latency_warmup); })
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime()
+            ->Iterations(run.baseline_latency_frames[i]);
+        for (std::uint32_t readers : {1u, 4u}) {
+            benchmark::RegisterBenchmark(
+                (transport + "_throughput/" + size.label + "/readers_" + std::to_string(readers))
+                    .c_str(),
+                [=](benchmark::State& s) { throughput(s, size, readers, run.throughput_warmup); })
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime()
+                ->Iterations(run.throughput_frames[i]);
+        }
+    }
+}
+
 }  // namespace framebus::bench

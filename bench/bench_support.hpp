@@ -209,6 +209,13 @@ void register_floor_futex_benchmark(const RunLengths& run, std::size_t size_inde
 void register_floor_cacheline_benchmarks(const RunLengths& run, std::size_t size_index);
 void register_copy_benchmarks(const RunLengths& run);  // clock read, memcpy
 void register_pipe_benchmarks(const RunLengths& run);
+// A copying baseline's latency and throughput (1 and 4 readers) per frame size,
+// registered the same way for every transport so their rows line up.
+using TransportLatency = void (*)(benchmark::State&, FrameSize, int warmup_frames);
+using TransportThroughput = void (*)(benchmark::State&, FrameSize, std::uint32_t readers,
+                                     int warmup_frames);
+void register_transport_benchmarks(const std::string& transport, const RunLengths& run,
+                                   TransportLatency latency, TransportThroughput throughput);
 void register_zmq_benchmarks(const RunLengths& run);     // built only with libzmq
 void register_decode_benchmarks(const RunLengths& run);  // built only with OpenCV
 

@@ -210,27 +210,7 @@ void pipe_throughput(benchmark::State& state, FrameSize size, std::uint32_t read
 }  // namespace
 
 void register_pipe_benchmarks(const RunLengths& run) {
-    for (std::size_t i = 0; i < kFrameSizeCount; ++i) {
-        const FrameSize size = kFrameSizes[i];
-        benchmark::RegisterBenchmark(
-            (std::string("pipe_latency/") + size.label).c_str(),
-            [=](benchmark::State& s) { pipe_latency(s, size, std::min(run.latency_warmup, 20)); })
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime()
-            ->Iterations(run.baseline_latency_frames[i]);
-        for (std::uint32_t readers : {1u, 4u}) {
-            benchmark::RegisterBenchmark(("pipe_throughput/" + std::string(size.label) +
-                                          "/readers_" + std::to_string(readers))
-                                             .c_str(),
-                                         [=](benchmark::State& s) {
-                                             pipe_throughput(s, size, readers,
-                                                             run.throughput_warmup);
-                                         })
-                ->Unit(benchmark::kMillisecond)
-                ->UseRealTime()
-                ->Iterations(run.throughput_frames[i]);
-        }
-    }
+    register_transport_benchmarks("pipe", run, pipe_latency, pipe_throughput);
 }
 
 }  // namespace framebus::bench

@@ -267,27 +267,7 @@ void register_zmq_benchmarks(const RunLengths& run) {
     zmq_version(&major, &minor, &patch);
     benchmark::AddCustomContext("zeromq", std::to_string(major) + "." + std::to_string(minor) +
                                               "." + std::to_string(patch));
-    for (std::size_t i = 0; i < kFrameSizeCount; ++i) {
-        const FrameSize size = kFrameSizes[i];
-        benchmark::RegisterBenchmark(
-            (std::string("zmq_latency/") + size.label).c_str(),
-            [=](benchmark::State& s) { zmq_latency(s, size, std::min(run.latency_warmup, 20)); })
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime()
-            ->Iterations(run.baseline_latency_frames[i]);
-        for (std::uint32_t readers : {1u, 4u}) {
-            benchmark::RegisterBenchmark(("zmq_throughput/" + std::string(size.label) +
-                                          "/readers_" + std::to_string(readers))
-                                             .c_str(),
-                                         [=](benchmark::State& s) {
-                                             zmq_throughput(s, size, readers,
-                                                            run.throughput_warmup);
-                                         })
-                ->Unit(benchmark::kMillisecond)
-                ->UseRealTime()
-                ->Iterations(run.throughput_frames[i]);
-        }
-    }
+    register_transport_benchmarks("zmq", run, zmq_latency, zmq_throughput);
 }
 
 }  // namespace framebus::bench
