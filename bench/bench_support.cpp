@@ -341,4 +341,49 @@ void register_transport_benchmarks(const std::string& transport, const RunLength
     }
 }
 
+std::optional<ThroughputTiming> run_windowed_sender(
+    benchmark::State& state, SharedChannel& ch, std::uint32_t readers, std::uint32_t warmup,
+    std::int64_t spin_ns, const std::function<bool(std::uint32_t sequence)>& send) {
+    const std::uint32_t total = warmup + static_cast<std::uint32_t>(state.max_iterations);
+    std::uint32_t sent = 0;
+    auto send_next = [&] {
+        if (sent >= kThroughputWindow && !ch.wait_acked(readers, sent - kThroughputWindow, spin_ns))
+            return false;
+        if (!send(sent + 1)) return false;
+        ++sent;
+        return true;
+    };
+    for (std::uint32_t k = 0; k < warmup; ++k)
+        if (!send_next()) return fail(state, "sender failed during warm-up"), std::nullopt;
+    if (!ch.wait_acked(readers, sent, spin_ns))
+        return fail(state, "receivers stalled"), std::nullopt;
+    ThroughputTiming timing;
+    timing.send_ns.reserve(static_cast<std::size_t>(state.max_iterations));
+    const std::int64_t start = now_ns();
+    for (auto _ : state) {
+        if (!send_next()) {
+            fail(state, "sender failed (receivers stopped or stalled, or no free slot)");
+            return std::nullopt;
+        }
+        timing.send_ns.push_back(now_ns());
+        // The clock stops when the last frame has been read by every receiver.
+        if (sent == total && !ch.wait_acked(readers, total, spin_ns)) {
+            fail(state, "receivers did not finish");
+            return std::nullopt;
+        }
+    }
+    timing.elapsed_ns = now_ns() - start;
+    return timing;
+}
+
+void set_throughput_counters(benchmark::State& state, std::size_t frame_bytes,
+                             std::uint32_t readers, const ThroughputTiming& timing) {
+    const auto frames = static_cast<std::int64_t>(timing.send_ns.size());
+    state.SetBytesProcessed(frames * static_cast<std::int64_t>(frame_bytes) * readers);
+    state.counters["fps"] = median_chunk_rate(timing.send_ns);
+    state.counters["fps_overall"] =
+        static_cast<double>(frames) / (static_cast<double>(timing.elapsed_ns) * 1e-9);
+    state.counters["readers"] = readers;
+}
+
 }  // namespace framebus::bench

@@ -11,9 +11,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "framebus/frame.hpp"
 
@@ -208,6 +210,22 @@ void register_bus_throughput_benchmarks(const RunLengths& run);
 void register_floor_futex_benchmark(const RunLengths& run, std::size_t size_index);
 void register_floor_cacheline_benchmarks(const RunLengths& run, std::size_t size_index);
 void register_copy_benchmarks(const RunLengths& run);  // clock read, memcpy
+// The sending half of every throughput benchmark, bus and baselines alike, so
+// all are measured the same way. `send(sequence)` ships frame `sequence`
+// (from 1) to every receiver. The sender stays at most kThroughputWindow
+// frames ahead of the slowest receiver; after `warmup` frames the clock runs
+// until every receiver has acknowledged the last one. nullopt: the state has
+// failed, saying why.
+struct ThroughputTiming {
+    std::vector<std::int64_t> send_ns;
+    std::int64_t elapsed_ns = 0;
+};
+[[nodiscard]] std::optional<ThroughputTiming> run_windowed_sender(
+    benchmark::State& state, SharedChannel& ch, std::uint32_t readers, std::uint32_t warmup,
+    std::int64_t spin_ns, const std::function<bool(std::uint32_t sequence)>& send);
+void set_throughput_counters(benchmark::State& state, std::size_t frame_bytes,
+                             std::uint32_t readers, const ThroughputTiming& timing);
+
 void register_pipe_benchmarks(const RunLengths& run);
 // A copying baseline's latency and throughput (1 and 4 readers) per frame size,
 // registered the same way for every transport so their rows line up.

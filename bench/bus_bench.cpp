@@ -329,47 +329,22 @@ void throughput(benchmark::State& state, FrameSize size, std::uint32_t readers, 
     if (!ch->ready.wait_for(readers, 0)) return fail(state, "readers did not attach");
     const FrameFormat format = size.format();
     const std::int64_t spin_ns = readers == 1 ? 50'000 : 2'000;
-    std::uint32_t sent = 0;
-    auto send = [&] {
-        if (sent >= kThroughputWindow && !ch.wait_acked(readers, sent - kThroughputWindow, spin_ns))
-            return false;
-        auto slot = writer->acquire(format);
+    auto timing = run_windowed_sender(state, ch, readers, warmup, spin_ns, [&](std::uint32_t) {
+        auto slot = writer->acquire(format);  // its sequence is the one asked for
         if (!slot) return false;
         std::memset(slot->data(), fill_value(slot->sequence()), bytes);
         slot->commit();
-        ++sent;
         return true;
-    };
-    for (std::uint32_t k = 0; k < warmup; ++k)
-        if (!send()) return fail(state, "writer could not publish during warm-up");
-    if (!ch.wait_acked(readers, sent, spin_ns)) return fail(state, "readers stalled");
-    std::vector<std::int64_t> send_ns;
-    send_ns.reserve(frames);
-    const std::int64_t start = now_ns();
-    for (auto _ : state) {
-        if (!send()) {
-            fail(state, "writer could not publish (readers stalled or no free slot)");
-            break;
-        }
-        send_ns.push_back(now_ns());
-        // The clock stops when the last frame has been read by every reader.
-        if (sent == total && !ch.wait_acked(readers, total, spin_ns)) {
-            fail(state, "readers did not finish");
-            break;
-        }
-    }
-    const std::int64_t elapsed = now_ns() - start;
+    });
     writer->close();
     for (auto& p : reader_processes)
         if (!reap(state, *p, "reader")) return;
+    if (!timing) return;
     for (std::uint32_t r = 0; r < readers; ++r) {
         if (ch->checksum_ok[r].load() != 1) return fail(state, "a reader got wrong bytes");
         if (ch->skipped[r].load() != 0) return fail(state, "a reader skipped frames");
     }
-    state.SetBytesProcessed(static_cast<std::int64_t>(frames * bytes * readers));
-    state.counters["fps"] = median_chunk_rate(send_ns);
-    state.counters["fps_overall"] = frames / (static_cast<double>(elapsed) * 1e-9);
-    state.counters["readers"] = readers;
+    set_throughput_counters(state, bytes, readers, *timing);
 }
 
 }  // namespace

@@ -222,42 +222,17 @@ void zmq_throughput(benchmark::State& state, FrameSize size, std::uint32_t reade
     std::vector<std::vector<std::byte>> ring(kThroughputWindow + 2,
                                              std::vector<std::byte>(bytes, std::byte{0}));
     const std::int64_t spin_ns = 0;  // never spin: our I/O thread may need this CPU
-    std::uint32_t sent = 0;
-    auto send = [&] {
-        if (sent >= kThroughputWindow && !ch.wait_acked(readers, sent - kThroughputWindow, spin_ns))
-            return false;
-        ++sent;
-        std::vector<std::byte>& frame = ring[sent % ring.size()];
-        std::memset(frame.data(), fill_value(sent), bytes);
-        return send_frame(s.socket, sent, frame.data(), bytes);
-    };
-    for (std::uint32_t k = 0; k < warmup; ++k)
-        if (!send()) return fail(state, "receivers stopped during warm-up");
-    if (!ch.wait_acked(readers, sent, spin_ns)) return fail(state, "receivers stalled");
-    std::vector<std::int64_t> send_ns;
-    send_ns.reserve(frames);
-    const std::int64_t start = now_ns();
-    for (auto _ : state) {
-        if (!send()) {
-            fail(state, "receivers stopped");
-            break;
-        }
-        send_ns.push_back(now_ns());
-        // The clock stops when the last frame has been read by every reader.
-        if (sent == total && !ch.wait_acked(readers, total, spin_ns)) {
-            fail(state, "receivers did not finish");
-            break;
-        }
-    }
-    const std::int64_t elapsed = now_ns() - start;
+    auto timing = run_windowed_sender(state, ch, readers, warmup, spin_ns, [&](std::uint32_t seq) {
+        std::vector<std::byte>& frame = ring[seq % ring.size()];
+        std::memset(frame.data(), fill_value(seq), bytes);
+        return send_frame(s.socket, seq, frame.data(), bytes);
+    });
     for (auto& r : receivers)
         if (!reap(state, *r, "receiver")) return;
+    if (!timing) return;
     for (std::uint32_t r = 0; r < readers; ++r)
         if (ch->checksum_ok[r].load() != 1) return fail(state, "a receiver got wrong bytes");
-    state.SetBytesProcessed(static_cast<std::int64_t>(frames * bytes * readers));
-    state.counters["fps"] = median_chunk_rate(send_ns);
-    state.counters["fps_overall"] = frames / (static_cast<double>(elapsed) * 1e-9);
-    state.counters["readers"] = readers;
+    set_throughput_counters(state, bytes, readers, *timing);
 }
 
 }  // namespace
