@@ -11,6 +11,16 @@ packages=(
   xvfb x11-apps imagemagick libxtst6 # the reader's real-window test (Xvfb, xwd, convert, key presses)
   util-linux               # unshare, for the small-/dev/shm test
   gstreamer1.0-plugins-base # videotestsrc, for the writer's pipeline test
+  ccache                   # rebuilds of unchanged files are free
+  nlohmann-json3-dev       # JSON everywhere (CLI, report, tests)
+  pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-zmq python3-opencv # python/
+  python3-flask python3-grpcio python3-grpc-tools # bench/: the Flask MJPEG and gRPC baselines
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev # gst/, rtsp/
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-tools gstreamer1.0-libav
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev ffmpeg # the libav source
+  libturbojpeg0-dev        # JPEG for serve/
+  chromium curl libcurl4-openssl-dev # serve/'s browser and HTTP tests
+  iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev # bench/: the iceoryx baseline
 )
 
 missing=()
