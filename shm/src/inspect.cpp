@@ -2,11 +2,7 @@
 // private snapshot and is bounds-checked: a corrupt segment is an error value.
 #include "framebus/inspect.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -221,22 +217,18 @@ Result<SegmentView> inspect(const std::string& name) {
 
 std::vector<std::string> list_segments() {
     std::vector<std::string> names;
-    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
-    if (dir == nullptr) return names;
-    while (const dirent* entry = ::readdir(dir)) {
-        std::string name = entry->d_name;
+    sys::Directory dir{std::string(kShmDirectory)};
+    for (std::string name = dir.next(); !name.empty(); name = dir.next()) {
         if (!validate_name(name)) continue;  // ours are always valid names (no temporaries)
-        int fd =
-            ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        const int fd = sys::open_in(dir.fd(), name);
         if (fd < 0) continue;
         std::uint64_t magic = 0;
         struct stat st {};
-        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            ::pread(fd, &magic, sizeof magic, 0) == sizeof magic && magic == layout::kMagic)
+        if (sys::fstat(fd, st) == 0 && S_ISREG(st.st_mode) &&
+            sys::pread_full(fd, &magic, sizeof magic, 0) == sizeof magic && magic == layout::kMagic)
             names.push_back(name);
-        ::close(fd);
+        sys::close_fd(fd);
     }
-    ::closedir(dir);
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -248,25 +240,21 @@ bool is_temporary(const std::string& name) {
 
 // A temporary is orphaned when nobody holds its writer lock.
 bool temporary_is_orphaned(int dir_fd, const std::string& name) {
-    int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    const int fd = sys::open_in(dir_fd, name);
     if (fd < 0) return false;
     struct stat st {};
-    const bool orphaned = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+    const bool orphaned = sys::fstat(fd, st) == 0 && S_ISREG(st.st_mode) &&
                           sys::probe_lock(fd, layout::kWriterLockByte) == sys::LockProbe::unlocked;
-    ::close(fd);
+    sys::close_fd(fd);
     return orphaned;
 }
 }  // namespace
 
 std::vector<std::string> orphaned_temporaries() {
     std::vector<std::string> names;
-    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
-    if (dir == nullptr) return names;
-    while (const dirent* entry = ::readdir(dir)) {
-        std::string name = entry->d_name;
-        if (is_temporary(name) && temporary_is_orphaned(::dirfd(dir), name)) names.push_back(name);
-    }
-    ::closedir(dir);
+    sys::Directory dir{std::string(kShmDirectory)};
+    for (std::string name = dir.next(); !name.empty(); name = dir.next())
+        if (is_temporary(name) && temporary_is_orphaned(dir.fd(), name)) names.push_back(name);
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -274,15 +262,13 @@ std::vector<std::string> orphaned_temporaries() {
 Status remove_orphaned_temporary(const std::string& temporary_name) {
     if (!is_temporary(temporary_name) || temporary_name.find('/') != std::string::npos)
         return Error{Errc::invalid_name, "'" + temporary_name + "' is not a framebus temporary"};
-    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
-    if (dir == nullptr) return sys::error_from_errno(errno, std::string(kShmDirectory));
-    const bool orphaned = temporary_is_orphaned(::dirfd(dir), temporary_name);
-    ::closedir(dir);
-    if (!orphaned)
+    sys::Directory dir{std::string(kShmDirectory)};
+    if (dir.error() != 0) return sys::error_from_errno(dir.error(), std::string(kShmDirectory));
+    if (!temporary_is_orphaned(dir.fd(), temporary_name))
         return Error{Errc::live_writer,
                      segment_path(temporary_name) + " is being built by a live writer"};
-    if (::shm_unlink(temporary_name.c_str()) != 0)
-        return sys::error_from_errno(errno, segment_path(temporary_name));
+    if (int err = sys::shm_unlink(temporary_name); err != 0)
+        return sys::error_from_errno(err, segment_path(temporary_name));
     return ok_status();
 }
 
@@ -335,7 +321,8 @@ Status remove_segment(const std::string& name, bool force) {
         return Error{Errc::live_writer, "segment '" + name + "' has a live writer (pid " +
                                             std::to_string(snap->geometry.writer_pid) + ")"};
     }
-    if (::shm_unlink(name.c_str()) != 0) return sys::error_from_errno(errno, segment_path(name));
+    if (int err = sys::shm_unlink(name); err != 0)
+        return sys::error_from_errno(err, segment_path(name));
     return ok_status();
 }
 

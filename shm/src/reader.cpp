@@ -120,7 +120,10 @@ struct Attachment {
         --leases_out;
     }
 
-    bool name_exists() const { return ::access(segment_path(name).c_str(), F_OK) == 0; }
+    bool name_exists() const {
+        struct stat st {};
+        return sys::stat(segment_path(name), st) == 0;
+    }
 };
 
 struct ReaderImpl {

@@ -55,7 +55,7 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
     built.file = std::move(*file);
     // From here on, any failure unlinks the half-made object.
     auto fail = [&](Error e) -> Result<BuiltSegment> {
-        ::shm_unlink(built.temp_name.c_str());
+        (void)sys::shm_unlink(built.temp_name);
         return e;
     };
     // Lock first: a temporary whose lock is free is an orphan (its builder
@@ -120,23 +120,24 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
     const std::string final_path = segment_path(name);
     const std::string temp_path = segment_path(built.temp_name);
     auto fail = [&](Error e) -> Status {
-        ::shm_unlink(built.temp_name.c_str());
+        (void)sys::shm_unlink(built.temp_name);
         return e;
     };
     if (current != nullptr) {
         // We own the name: swap atomically; readers of the old one follow.
-        if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
-            return fail(sys::error_from_errno(errno, "replacing segment '" + name + "'"));
+        if (int err = sys::rename(temp_path, final_path); err != 0)
+            return fail(sys::error_from_errno(err, "replacing segment '" + name + "'"));
         return ok_status();
     }
     for (int attempt = 0; attempt < 100; ++attempt) {
         // Nothing there: link() creates the name only if it is still free.
-        if (::link(temp_path.c_str(), final_path.c_str()) == 0) {
-            ::shm_unlink(built.temp_name.c_str());
+        const int linked = sys::link(temp_path, final_path);
+        if (linked == 0) {
+            (void)sys::shm_unlink(built.temp_name);
             return ok_status();
         }
-        if (errno != EEXIST)
-            return fail(sys::error_from_errno(errno, "creating segment '" + name + "'"));
+        if (linked != EEXIST)
+            return fail(sys::error_from_errno(linked, "creating segment '" + name + "'"));
 
         // Something is there. Take it over only if it is a framebus segment
         // whose writer is dead; never touch anything else.
@@ -164,8 +165,8 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
         if (older) {
             if (err != 0) return fail(geometry.error());
             if (!existing->is_at(name)) continue;
-            if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
-                return fail(sys::error_from_errno(errno, "taking over segment '" + name + "'"));
+            if (int renamed = sys::rename(temp_path, final_path); renamed != 0)
+                return fail(sys::error_from_errno(renamed, "taking over segment '" + name + "'"));
             return ok_status();
         }
         if (err == EAGAIN)
@@ -179,8 +180,8 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
         // We hold the dead writer's lock; make sure the name still means this
         // object (another writer may have won between open and lock).
         if (!existing->is_at(name)) continue;
-        if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
-            return fail(sys::error_from_errno(errno, "taking over segment '" + name + "'"));
+        if (int renamed = sys::rename(temp_path, final_path); renamed != 0)
+            return fail(sys::error_from_errno(renamed, "taking over segment '" + name + "'"));
         // Readers still attached to the dead writer's segment: follow us.
         if (auto old = Mapping::map(*existing, true, 0, sizeof(SegmentHeader)))
             mark_replaced(reinterpret_cast<SegmentHeader*>(old->data()));
@@ -330,7 +331,7 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
         set_writer_state(control, WriterState::end_of_stream);
         // Unlink only if the name is still ours (not taken over by someone
         // after a `framebus clean --force`).
-        if (!options.keep && file.is_at(options.name)) ::shm_unlink(options.name.c_str());
+        if (!options.keep && file.is_at(options.name)) (void)sys::shm_unlink(options.name);
         sys::unlock(file.fd(), layout::kWriterLockByte);
         file = SegmentFile();
         // The mapping stays while a WriteSlot (which shares this object) is out.

@@ -100,7 +100,4 @@ std::size_t reclaim_dead_readers(int fd, const ControlView& control, const Geome
 // Is the writer of this segment alive? OFD lock probe, pid+start time fallback.
 [[nodiscard]] bool writer_alive(int fd, const Geometry& geometry);
 
-// Errors of Boost.Interprocess calls, mapped like errno.
-[[nodiscard]] Error error_from_boost(const std::exception& e, const std::string& what);
-
 }  // namespace framebus::detail
