@@ -46,7 +46,7 @@ void reclaim_dead(const SegmentView& v, bool named, const CleanOptions& options,
         return fmt::format("dead reader {} (pid {}) in {}: {}", r.index, r.pid, v.name, held);
     };
     if (options.dry_run) {
-        for (const ReaderView* r : dead) fmt::print("would reclaim {}\n", describe(*r));
+        for (const ReaderView* r : dead) app::print(stdout, "would reclaim {}\n", describe(*r));
         outcome.acted = true;
         return;
     }
@@ -56,11 +56,11 @@ void reclaim_dead(const SegmentView& v, bool named, const CleanOptions& options,
         return;
     }
     if (*reclaimed == dead.size()) {
-        for (const ReaderView* r : dead) fmt::print("reclaimed {}\n", describe(*r));
+        for (const ReaderView* r : dead) app::print(stdout, "reclaimed {}\n", describe(*r));
     } else if (*reclaimed > 0) {
         // Readers died, or the writer or an attaching reader reclaimed some,
         // between our snapshot and the reclaim: say only what we know.
-        fmt::print("reclaimed {} dead reader entr{} in {}\n", *reclaimed,
+        app::print(stdout, "reclaimed {} dead reader entr{} in {}\n", *reclaimed,
                    *reclaimed == 1 ? "y" : "ies", v.name);
     }
     outcome.acted = outcome.acted || *reclaimed > 0;
@@ -69,7 +69,7 @@ void reclaim_dead(const SegmentView& v, bool named, const CleanOptions& options,
 void remove_one(const std::string& name, bool named, bool force, const std::string& what,
                 const CleanOptions& options, Outcome& outcome) {
     if (options.dry_run) {
-        fmt::print("would remove {}\n", what);
+        app::print(stdout, "would remove {}\n", what);
         outcome.acted = true;
         return;
     }
@@ -80,7 +80,7 @@ void remove_one(const std::string& name, bool named, bool force, const std::stri
         outcome.fail(st.error(), named);
         return;
     }
-    fmt::print("removed {}\n", what);
+    app::print(stdout, "removed {}\n", what);
     outcome.acted = true;
 }
 
@@ -104,7 +104,8 @@ void clean_one(const std::string& name, bool named, const CleanOptions& options,
             outcome.fail(
                 report_error(e.message + "; not removed (--force removes it)", kExitUsage));
         } else {
-            fmt::print("skipped corrupt segment {} ({}); `{} clean {} --force` removes it\n", name,
+            app::print(stdout,
+                       "skipped corrupt segment {} ({}); `{} clean {} --force` removes it\n", name,
                        printable(e.message), kProgram, name);
             outcome.acted = true;
         }
@@ -133,7 +134,7 @@ void clean_one(const std::string& name, bool named, const CleanOptions& options,
                                     ? fmt::format("its writer pid {} is alive", v.writer_pid)
                                     : fmt::format("writer pid {} is dead but {} attached",
                                                   v.writer_pid, readers_phrase(live_readers));
-        fmt::print("kept segment {}: {} (--force removes it)\n", name, why);
+        app::print(stdout, "kept segment {}: {} (--force removes it)\n", name, why);
         outcome.acted = true;
     }
 }
@@ -157,15 +158,15 @@ int run_clean(const CleanOptions& options) {
                                              segment_path(temporary));
         outcome.acted = true;
         if (options.dry_run) {
-            fmt::print("would remove {}\n", what);
+            app::print(stdout, "would remove {}\n", what);
         } else if (auto st = remove_orphaned_temporary(temporary); st) {
-            fmt::print("removed {}\n", what);
+            app::print(stdout, "removed {}\n", what);
         } else if (st.error().code != Errc::not_found) {
             outcome.fail(st.error(), false);
         }
     }
     if (!outcome.acted && outcome.exit_code == kExitOk)
-        fmt::print("nothing to clean{}\n", options.dry_run ? " (dry run)" : "");
+        app::print(stdout, "nothing to clean{}\n", options.dry_run ? " (dry run)" : "");
     return outcome.exit_code;
 }
 

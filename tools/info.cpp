@@ -18,26 +18,26 @@ void print_text(const SegmentView& v, std::int64_t now) {
     const std::int64_t wall_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
-    fmt::print("segment      {} ({})\n", v.name, segment_path(v.name));
-    fmt::print("state        {}\n", health_name(v, now));
-    fmt::print("layout       version {}, {} bytes, slot data at offset {}\n", v.layout_version,
-               v.total_size, v.data_offset);
-    fmt::print("slots        {} x {} bytes capacity, stride {}\n", v.slot_count, v.slot_capacity,
-               v.slot_stride);
-    fmt::print("max readers  {}\n", v.max_readers);
-    fmt::print("created      {} ({} ago)\n", local_time_text(v.created_realtime_ns),
+    app::print(stdout, "segment      {} ({})\n", v.name, segment_path(v.name));
+    app::print(stdout, "state        {}\n", health_name(v, now));
+    app::print(stdout, "layout       version {}, {} bytes, slot data at offset {}\n",
+               v.layout_version, v.total_size, v.data_offset);
+    app::print(stdout, "slots        {} x {} bytes capacity, stride {}\n", v.slot_count,
+               v.slot_capacity, v.slot_stride);
+    app::print(stdout, "max readers  {}\n", v.max_readers);
+    app::print(stdout, "created      {} ({} ago)\n", local_time_text(v.created_realtime_ns),
                duration_text(wall_now - v.created_realtime_ns));
-    fmt::print("mode         {}, owner uid {}\n", mode_text(v.mode), v.owner_uid);
+    app::print(stdout, "mode         {}, owner uid {}\n", mode_text(v.mode), v.owner_uid);
     std::string started = fmt::format("start time {} ticks", v.writer_start_time);
     if (auto at = process_start_realtime_ns(v.writer_start_time))
         started = fmt::format("started {}, {}", local_time_text(*at), started);
-    fmt::print("writer       pid {}, {}, {}, {}\n", v.writer_pid, v.writer_alive ? "alive" : "dead",
-               writer_state_name(v.writer_state), started);
-    fmt::print("heartbeat    {} ago\n", duration_text(now - v.heartbeat_ns));
-    fmt::print("frames       {} published, {} dropped, latest sequence {}", v.frames_published,
-               v.frames_dropped, v.latest_sequence);
-    if (v.latest_sequence != 0) fmt::print(" in slot {}", v.latest_slot);
-    fmt::print("\nwaiters      {}\n\n", v.waiters);
+    app::print(stdout, "writer       pid {}, {}, {}, {}\n", v.writer_pid,
+               v.writer_alive ? "alive" : "dead", writer_state_name(v.writer_state), started);
+    app::print(stdout, "heartbeat    {} ago\n", duration_text(now - v.heartbeat_ns));
+    app::print(stdout, "frames       {} published, {} dropped, latest sequence {}",
+               v.frames_published, v.frames_dropped, v.latest_sequence);
+    if (v.latest_sequence != 0) app::print(stdout, " in slot {}", v.latest_slot);
+    app::print(stdout, "\nwaiters      {}\n\n", v.waiters);
 
     using A = TextTable::Align;
     TextTable slots({{"SLOT", A::right},
@@ -55,10 +55,10 @@ void print_text(const SegmentView& v, std::int64_t now) {
                        committed ? duration_text(now - s.publish_ns) : "-",
                        holder_list(s.holders)});
     }
-    fmt::print("{}\n", slots.render());
+    app::print(stdout, "{}\n", slots.render());
 
     if (v.readers.empty()) {
-        fmt::print("no readers attached\n");
+        app::print(stdout, "no readers attached\n");
         return;
     }
     TextTable readers({{"READER", A::right},
@@ -73,7 +73,7 @@ void print_text(const SegmentView& v, std::int64_t now) {
                          std::to_string(r.last_sequence), std::to_string(r.frames),
                          std::to_string(r.skipped),
                          r.held_slot >= 0 ? std::to_string(r.held_slot) : "-"});
-    fmt::print("{}", readers.render());
+    app::print(stdout, "{}", readers.render());
 }
 
 }  // namespace
@@ -83,7 +83,7 @@ int run_info(const InfoOptions& options) {
     const std::int64_t now = now_ns();
     if (!view) return report_error(view.error());
     if (options.json)
-        fmt::print("{}", to_text(info_document(*view, now)));
+        app::print(stdout, "{}", to_text(info_document(*view, now)));
     else
         print_text(*view, now);
     return kExitOk;

@@ -56,10 +56,10 @@ void print_table(const std::vector<ListedSegment>& listed) {
         });
     }
     if (table.empty()) {
-        fmt::print("no framebus segments in {}\n", kShmDirectory);
+        app::print(stdout, "no framebus segments in {}\n", kShmDirectory);
         return;
     }
-    fmt::print("{}", table.render());
+    app::print(stdout, "{}", table.render());
 }
 
 }  // namespace
@@ -68,7 +68,7 @@ int run_ls(const LsOptions& options) {
     std::vector<ListedSegment> listed = list_and_inspect();
     sample_fps(listed, options.sample_seconds);
     if (options.json)
-        fmt::print("{}", to_text(ls_document(listed, options.sample_seconds)));
+        app::print(stdout, "{}", to_text(ls_document(listed, options.sample_seconds)));
     else
         print_table(listed);
     return kExitOk;

@@ -52,6 +52,7 @@ constexpr const char* kWatchFooter =
 
 int main(int argc, char** argv) {
     using namespace framebus::cli;
+    framebus::app::ignore_sigpipe();  // `framebus ls | head -1` ends as it would have, exit 0
 
     CLI::App app{"framebus: list, inspect, clean and watch framebus shared-memory segments",
                  std::string(kProgram)};
