@@ -3,12 +3,18 @@
 // segment without --force, never a file that is not a framebus segment.
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
+#include "framebus/detail/sys.hpp"
 #include "framebus/inspect.hpp"
+#include "framebus/layout.hpp"
 #include "framebus/name.hpp"
 #include "segment_facts.hpp"
 
@@ -84,6 +90,40 @@ void remove_one(const std::string& name, bool named, bool force, const std::stri
     outcome.acted = true;
 }
 
+// Whether the writer of a segment of another layout version (one inspect()
+// cannot read) is alive. Only the file-level contract, the same in every
+// layout version, is used: the writer holds the OFD lock on kWriterLockByte.
+// Where OFD locks are unsupported nobody can tell: treated as alive (kept).
+Result<bool> other_layout_writer_alive(const std::string& name) {
+    const std::string path = segment_path(name);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return sys::error_from_errno(errno, path);
+    const sys::LockProbe probe = sys::probe_lock(fd, layout::kWriterLockByte);
+    ::close(fd);
+    return probe != sys::LockProbe::unlocked;
+}
+
+// A segment of another layout version (an older framebus's, whose writer
+// must be restarted): removed once its writer is dead, kept while it lives.
+void clean_other_layout(const std::string& name, const Error& why, bool named,
+                        const CleanOptions& options, Outcome& outcome) {
+    auto alive = other_layout_writer_alive(name);
+    if (!alive) {
+        if (alive.error().code != Errc::not_found || named) outcome.fail(alive.error(), named);
+        return;
+    }
+    if (!*alive || (named && options.force)) {
+        remove_one(name, named, true,
+                   fmt::format("segment {} of another layout version, writer {} ({})", name,
+                               *alive ? "alive" : "dead", printable(why.message)),
+                   options, outcome);
+        return;
+    }
+    app::print(stdout, "{} segment {}: its writer is alive ({}){}\n", named ? "kept" : "skipped",
+               name, printable(why.message), named ? " (--force removes it)" : "");
+    outcome.acted = true;
+}
+
 // One segment. `named`: the user asked for this one (errors and refusals
 // are then the command's result, not just notes).
 void clean_one(const std::string& name, bool named, const CleanOptions& options, Outcome& outcome) {
@@ -91,8 +131,11 @@ void clean_one(const std::string& name, bool named, const CleanOptions& options,
     if (!view) {
         const Error& e = view.error();
         if (e.code == Errc::not_found && !named) return;  // vanished since listed
-        const bool corrupt = e.code == Errc::corrupt || e.code == Errc::version_mismatch;
-        if (!corrupt) {
+        if (e.code == Errc::version_mismatch) {
+            clean_other_layout(name, e, named, options, outcome);
+            return;
+        }
+        if (e.code != Errc::corrupt) {
             outcome.fail(e, named);
             return;
         }

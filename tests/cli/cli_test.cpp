@@ -631,19 +631,109 @@ TEST(CliCorrupt, MagicFollowedByGarbageIsCorrupt) {
     expect_corrupt_handling(name, "is a corrupt framebus segment: ");
 }
 
-TEST(CliCorrupt, OtherLayoutVersionIsListedWithItsReason) {
+// --- segments of another layout version ---------------------------------------------
+
+// A layout version 1 header, written by hand: an older framebus's segment.
+constexpr std::uint32_t kOtherLayoutVersion = 1;
+static_assert(layout::kLayoutVersion > kOtherLayoutVersion);
+
+// Holds the writer lock of a segment file, as its (other framebus's) writer would.
+class WriterLockHolder {
+  public:
+    explicit WriterLockHolder(const std::string& name)
+        : fd_(::open(shm_path(name).c_str(), O_RDWR | O_CLOEXEC)) {
+        struct flock lock {};
+        lock.l_type = F_WRLCK;
+        lock.l_whence = SEEK_SET;
+        lock.l_start = layout::kWriterLockByte;
+        lock.l_len = 1;
+        locked_ = fd_ >= 0 && ::fcntl(fd_, F_OFD_SETLK, &lock) == 0;
+    }
+    ~WriterLockHolder() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    WriterLockHolder(const WriterLockHolder&) = delete;
+    WriterLockHolder& operator=(const WriterLockHolder&) = delete;
+    [[nodiscard]] bool locked() const { return locked_; }
+
+  private:
+    int fd_;
+    bool locked_ = false;
+};
+
+// ls lists it with the library's reason; info and watch refuse it with it.
+void expect_listed_with_reason(std::uint32_t version, const std::string& reason) {
     const std::string name = test::unique_name("cli-version");
     ShmFileGuard guard(name);
-    test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion + 1));
-    expect_corrupt_handling(name, "made by a newer framebus (layout version " +
-                                      std::to_string(layout::kLayoutVersion + 1) + ")");
+    test::write_file(shm_path(name), magic_then_noise(version));
+    const WriterLockHolder writer(name);  // alive: another test's global clean keeps it
+    auto entry = ls_entry(ls_json(), name);
+    ASSERT_TRUE(entry) << name << " not listed";
+    EXPECT_EQ(entry->at("state").get<std::string>(), "corrupt");
+    EXPECT_NE(entry->at("error").get<std::string>().find(reason), std::string::npos)
+        << entry->at("error");
+    EXPECT_TRUE(is_null(*entry, "writer_pid"));
+    EXPECT_NE(ls_line(name).find(reason), std::string::npos);
+    for (const char* command : {"info", "watch"}) {
+        CliResult r = run_cli({command, name});
+        expect_exit(r, 2, std::string(command) + " on another layout version");
+        EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+    }
 }
 
-TEST(CliCorrupt, OlderLayoutVersionIsListedWithItsReason) {
-    const std::string name = test::unique_name("cli-older");
+TEST(CliOtherLayout, OlderIsListedWithTheLibrarysReason) {
+    expect_listed_with_reason(kOtherLayoutVersion, "made by an older framebus; restart its writer");
+}
+
+TEST(CliOtherLayout, NewerIsListedWithTheLibrarysReason) {
+    expect_listed_with_reason(layout::kLayoutVersion + 1,
+                              "made by a newer framebus (layout version " +
+                                  std::to_string(layout::kLayoutVersion + 1) + ")");
+}
+
+TEST(CliOtherLayout, CleanRemovesItWhenItsWriterIsDead) {
+    const std::string name = test::unique_name("cli-oldgone");
     ShmFileGuard guard(name);
-    test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion - 1));
-    expect_corrupt_handling(name, "made by an older framebus; restart its writer");
+    test::write_file(shm_path(name), magic_then_noise(kOtherLayoutVersion));
+    CliResult dry = run_cli({"clean", "--dry-run"});
+    EXPECT_EQ(lines_with(dry.out, "would remove segment " + name +
+                                      " of another layout version, "
+                                      "writer dead")
+                  .size(),
+              1u)
+        << dry.out;
+    EXPECT_TRUE(exists(name));
+    CliResult clean = run_cli({"clean"});
+    EXPECT_NE(clean.exit_code, 2) << clean.err;
+    EXPECT_EQ(
+        lines_with(clean.out, "removed segment " + name + " of another layout version").size(), 1u)
+        << clean.out;
+    EXPECT_FALSE(exists(name));
+
+    test::write_file(shm_path(name), magic_then_noise(kOtherLayoutVersion));
+    CliResult named = run_cli({"clean", name});  // by name: the same, no --force needed
+    expect_exit(named, 0, "clean NAME on another layout version, writer dead");
+    EXPECT_FALSE(exists(name));
+}
+
+TEST(CliOtherLayout, CleanKeepsItWhileItsWriterLives) {
+    const std::string name = test::unique_name("cli-oldlive");
+    ShmFileGuard guard(name);
+    test::write_file(shm_path(name), magic_then_noise(kOtherLayoutVersion));
+    WriterLockHolder writer(name);
+    ASSERT_TRUE(writer.locked());
+    CliResult global = run_cli({"clean", "--dry-run"});
+    EXPECT_EQ(lines_with(global.out, "skipped segment " + name + ": its writer is alive").size(),
+              1u)
+        << global.out;
+    CliResult named = run_cli({"clean", name});
+    expect_exit(named, 0, "clean NAME on another layout version, writer alive");
+    EXPECT_NE(named.out.find("kept segment " + name + ": its writer is alive"), std::string::npos)
+        << named.out;
+    EXPECT_TRUE(exists(name));
+    CliResult forced = run_cli({"clean", name, "--force"});
+    expect_exit(forced, 0, "clean NAME --force");
+    EXPECT_FALSE(exists(name));
 }
 
 // --- watch ---------------------------------------------------------------------------
