@@ -24,7 +24,8 @@ void print_text(const SegmentView& v, std::int64_t now) {
                v.layout_version, v.total_size, v.data_offset);
     app::print(stdout, "slots        {} x {} bytes capacity, stride {}\n", v.slot_count,
                v.slot_capacity, v.slot_stride);
-    app::print(stdout, "max readers  {}\n", v.max_readers);
+    app::print(stdout, "max readers  {}, {} lease{} each\n", v.max_readers, v.leases_per_reader,
+               v.leases_per_reader == 1 ? "" : "s");
     app::print(stdout, "created      {} ({} ago)\n", local_time_text(v.created_realtime_ns),
                duration_text(wall_now - v.created_realtime_ns));
     app::print(stdout, "mode         {}, owner uid {}\n", mode_text(v.mode), v.owner_uid);

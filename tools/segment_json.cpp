@@ -31,25 +31,35 @@ std::optional<std::int64_t> newest_age(const ListedSegment& entry) {
 
 // Every field of a segment in `ls` after `error`, in order: they are all
 // present (null when unknown) whatever the segment's state.
-constexpr const char* kLsSegmentFields[] = {"width",
-                                            "height",
-                                            "pixel_format",
-                                            "cv_type",
-                                            "stride",
-                                            "slots",
-                                            "slot_capacity",
-                                            "max_readers",
-                                            "fps",
-                                            "last_sequence",
-                                            "newest_frame_age_ns",
-                                            "frames_published",
-                                            "frames_dropped",
-                                            "writer_pid",
-                                            "writer_alive",
-                                            "writer_state",
-                                            "readers_attached",
-                                            "readers_dead",
-                                            "created_realtime_ns"};
+// clang-format off
+constexpr const char* kLsSegmentFields[] = {
+    "width", "height", "pixel_format", "cv_type", "stride", "planes", "slots", "slot_capacity",
+    "max_readers", "leases_per_reader", "fps", "last_sequence", "newest_frame_age_ns",
+    "frames_published", "frames_dropped", "writer_pid", "writer_alive", "writer_state",
+    "readers_attached", "readers_dead", "created_realtime_ns"};
+// clang-format on
+// The fields that describe a frame, null while there is none.
+constexpr const char* kFrameFields[] = {"width",   "height", "pixel_format",
+                                        "cv_type", "stride", "planes"};
+
+// [{"offset": ..., "stride": ...}, ...]: where each plane starts in the slot.
+ordered_json planes_of(const FrameFormat& format) {
+    ordered_json planes = ordered_json::array();
+    for (std::uint32_t p = 0; p < format.plane_count && p < kMaxPlanes; ++p)
+        planes.push_back(
+            {{"offset", format.planes[p].offset}, {"stride", format.planes[p].stride}});
+    return planes;
+}
+
+// The frame's description, the same in ls (newest frame) and info (each slot).
+void describe_frame(ordered_json& out, const FrameFormat& format) {
+    out["width"] = format.width;
+    out["height"] = format.height;
+    out["pixel_format"] = to_string(format.pixel_format);
+    out["cv_type"] = format.cv_type;
+    out["stride"] = format.stride();
+    out["planes"] = planes_of(format);
+}
 
 ordered_json ls_segment(const ListedSegment& entry) {
     ordered_json s;
@@ -65,18 +75,14 @@ ordered_json ls_segment(const ListedSegment& entry) {
     s["state"] = health_name(v, entry.taken_ns);
     s["error"] = nullptr;
     if (const SlotView* newest = newest_frame(v)) {
-        s["width"] = newest->format.width;
-        s["height"] = newest->format.height;
-        s["pixel_format"] = to_string(newest->format.pixel_format);
-        s["cv_type"] = newest->format.cv_type;
-        s["stride"] = newest->format.stride();
+        describe_frame(s, newest->format);
     } else {
-        for (const char* key : {"width", "height", "pixel_format", "cv_type", "stride"})
-            s[key] = nullptr;
+        for (const char* key : kFrameFields) s[key] = nullptr;
     }
     s["slots"] = v.slot_count;
     s["slot_capacity"] = v.slot_capacity;
     s["max_readers"] = v.max_readers;
+    s["leases_per_reader"] = v.leases_per_reader;
     // Two decimals: more would be noise from the clocks.
     s["fps"] = entry.fps && std::isfinite(*entry.fps)
                    ? ordered_json(std::round(*entry.fps * 100) / 100)
@@ -100,19 +106,14 @@ ordered_json info_slot(const SlotView& slot, std::int64_t now) {
     s["sequence"] = slot.sequence;
     s["state"] = slot_state(slot);
     if (!slot.writing && slot.sequence != 0) {
-        s["width"] = slot.format.width;
-        s["height"] = slot.format.height;
-        s["pixel_format"] = to_string(slot.format.pixel_format);
-        s["cv_type"] = slot.format.cv_type;
-        s["stride"] = slot.format.stride();
+        describe_frame(s, slot.format);
         s["bytes"] = slot.format.bytes();
         s["capture_ns"] = slot.capture_ns;
         s["publish_ns"] = slot.publish_ns;
         s["age_ns"] = now - slot.publish_ns;
     } else {
-        for (const char* key : {"width", "height", "pixel_format", "cv_type", "stride", "bytes",
-                                "capture_ns", "publish_ns", "age_ns"})
-            s[key] = nullptr;
+        for (const char* key : kFrameFields) s[key] = nullptr;
+        for (const char* key : {"bytes", "capture_ns", "publish_ns", "age_ns"}) s[key] = nullptr;
     }
     ordered_json holders = ordered_json::array();
     for (std::uint32_t r = 0; r < 64; ++r)
@@ -121,7 +122,7 @@ ordered_json info_slot(const SlotView& slot, std::int64_t now) {
     return s;
 }
 
-ordered_json info_reader(const ReaderView& r) {
+ordered_json info_reader(const ReaderView& r, const std::vector<SlotView>& slots) {
     ordered_json out;
     out["index"] = r.index;
     out["pid"] = r.pid;
@@ -131,6 +132,11 @@ ordered_json info_reader(const ReaderView& r) {
     out["frames"] = r.frames;
     out["skipped"] = r.skipped;
     out["held_slot"] = r.held_slot >= 0 ? ordered_json(r.held_slot) : ordered_json(nullptr);
+    // A reader may hold up to leases_per_reader leases: every slot it holds.
+    ordered_json held = ordered_json::array();
+    for (const SlotView& slot : slots)
+        if (r.index < 64 && (slot.holders >> r.index & 1)) held.push_back(slot.index);
+    out["held_slots"] = std::move(held);
     return out;
 }
 
@@ -138,8 +144,9 @@ ordered_json info_reader(const ReaderView& r) {
 
 const char* error_state(const Error& error) {
     switch (error.code) {
-        case Errc::corrupt:
         case Errc::version_mismatch:
+            return "incompatible";
+        case Errc::corrupt:
         case Errc::not_framebus:
             return "corrupt";
         default:
@@ -193,7 +200,7 @@ void sample_fps(std::vector<ListedSegment>& listed, double sample_seconds) {
 
 ordered_json ls_document(const std::vector<ListedSegment>& listed, double sample_seconds) {
     ordered_json doc;
-    doc["schema"] = "framebus.ls/1";
+    doc["schema"] = "framebus.ls/2";
     doc["fps_source"] = sample_seconds > 0 ? "sample" : "ring";
     doc["sample_seconds"] = sample_seconds > 0 ? sample_seconds : 0.0;
     ordered_json segments = ordered_json::array();
@@ -204,7 +211,7 @@ ordered_json ls_document(const std::vector<ListedSegment>& listed, double sample
 
 ordered_json info_document(const SegmentView& v, std::int64_t now) {
     ordered_json doc;
-    doc["schema"] = "framebus.info/1";
+    doc["schema"] = "framebus.info/2";
     doc["name"] = v.name;
     doc["path"] = segment_path(v.name);
     doc["state"] = health_name(v, now);
@@ -215,6 +222,7 @@ ordered_json info_document(const SegmentView& v, std::int64_t now) {
     doc["slot_capacity"] = v.slot_capacity;
     doc["slot_count"] = v.slot_count;
     doc["max_readers"] = v.max_readers;
+    doc["leases_per_reader"] = v.leases_per_reader;
     doc["created_realtime_ns"] = v.created_realtime_ns;
     doc["created"] = utc_time_text(v.created_realtime_ns);
     doc["mode"] = mode_text(v.mode);
@@ -234,7 +242,7 @@ ordered_json info_document(const SegmentView& v, std::int64_t now) {
     for (const SlotView& slot : v.slots) slots.push_back(info_slot(slot, now));
     doc["slots"] = std::move(slots);
     ordered_json readers = ordered_json::array();
-    for (const ReaderView& r : v.readers) readers.push_back(info_reader(r));
+    for (const ReaderView& r : v.readers) readers.push_back(info_reader(r, v.slots));
     doc["readers"] = std::move(readers);
     return doc;
 }

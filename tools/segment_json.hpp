@@ -33,7 +33,8 @@ struct ListedSegment {
 // any writer is publishing). No-op for sample_seconds <= 0.
 void sample_fps(std::vector<ListedSegment>& listed, double sample_seconds);
 
-// "corrupt" for segments that fail validation (or are of another layout),
+// "incompatible" for segments of another layout version (the error says
+// which and what to do), "corrupt" for segments that fail validation,
 // "unreadable" for errors that say nothing about the segment (permissions, I/O).
 [[nodiscard]] const char* error_state(const Error& error);
 

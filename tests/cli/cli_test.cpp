@@ -14,6 +14,7 @@
 #include "cli_harness.hpp"
 #include "framebus/layout.hpp"
 #include "framebus/name.hpp"
+#include "framebus/writer.hpp"
 #include "test_support.hpp"
 
 namespace framebus::clitest {
@@ -126,7 +127,7 @@ TEST(CliLiveWriter, LsShowsFormatSequenceWriterAndState) {
     EXPECT_NE(line.find(" live"), std::string::npos) << line;
 
     const json ls = ls_json();
-    EXPECT_EQ(ls.at("schema").get<std::string>(), "framebus.ls/1");
+    EXPECT_EQ(ls.at("schema").get<std::string>(), "framebus.ls/2");
     EXPECT_EQ(ls.at("fps_source").get<std::string>(), "ring");
     auto entry = ls_entry(ls, name);
     ASSERT_TRUE(entry);
@@ -139,9 +140,11 @@ TEST(CliLiveWriter, LsShowsFormatSequenceWriterAndState) {
     EXPECT_EQ(s.at("pixel_format").get<std::string>(), "bgr24");
     EXPECT_EQ(s.at("cv_type").get<int>(), 16);  // CV_8UC3
     EXPECT_EQ(s.at("stride").get<std::uint64_t>(), 64u * 3);
+    EXPECT_EQ(s.at("planes"), json::parse(R"([{"offset": 0, "stride": 192}])"));
     EXPECT_EQ(s.at("slots").get<std::uint32_t>(), kSlots);
     EXPECT_EQ(s.at("slot_capacity").get<std::uint64_t>(), kFormat.bytes());
     EXPECT_EQ(s.at("max_readers").get<std::uint32_t>(), kMaxReaders);
+    EXPECT_EQ(s.at("leases_per_reader").get<std::uint32_t>(), WriterOptions{}.leases_per_reader);
     EXPECT_EQ(s.at("last_sequence").get<std::uint64_t>(), 3u);
     EXPECT_EQ(s.at("frames_published").get<std::uint64_t>(), 3u);
     EXPECT_EQ(s.at("frames_dropped").get<std::uint64_t>(), 0u);
@@ -180,7 +183,7 @@ TEST(CliLiveWriter, InfoJsonDescribesHeaderSlotsAndReaders) {
     ASSERT_EQ(reader.sequence(), 3u);
     const json info = info_json(name);
 
-    EXPECT_EQ(info.at("schema").get<std::string>(), "framebus.info/1");
+    EXPECT_EQ(info.at("schema").get<std::string>(), "framebus.info/2");
     EXPECT_EQ(info.at("name").get<std::string>(), name);
     EXPECT_EQ(info.at("path").get<std::string>(), "/dev/shm/" + name);
     EXPECT_EQ(info.at("state").get<std::string>(), "live");
@@ -193,6 +196,7 @@ TEST(CliLiveWriter, InfoJsonDescribesHeaderSlotsAndReaders) {
     EXPECT_EQ(info.at("slot_capacity").get<std::uint64_t>(), kFormat.bytes());
     EXPECT_EQ(info.at("slot_count").get<std::uint32_t>(), kSlots);
     EXPECT_EQ(info.at("max_readers").get<std::uint32_t>(), kMaxReaders);
+    EXPECT_EQ(info.at("leases_per_reader").get<std::uint32_t>(), WriterOptions{}.leases_per_reader);
     EXPECT_EQ(info.at("data_offset").get<std::uint64_t>() +
                   kSlots * info.at("slot_stride").get<std::uint64_t>(),
               info.at("total_size").get<std::uint64_t>());
@@ -236,6 +240,7 @@ TEST(CliLiveWriter, InfoJsonDescribesHeaderSlotsAndReaders) {
         EXPECT_EQ(slot.at("pixel_format").get<std::string>(), "bgr24");
         EXPECT_EQ(slot.at("cv_type").get<int>(), 16);
         EXPECT_EQ(slot.at("stride").get<std::uint64_t>(), 192u);
+        EXPECT_EQ(slot.at("planes"), json::parse(R"([{"offset": 0, "stride": 192}])"));
         EXPECT_EQ(slot.at("bytes").get<std::uint64_t>(), kFormat.bytes());
         EXPECT_GE(slot.at("publish_ns").get<std::int64_t>(),
                   slot.at("capture_ns").get<std::int64_t>());
@@ -261,6 +266,7 @@ TEST(CliLiveWriter, InfoJsonDescribesHeaderSlotsAndReaders) {
     EXPECT_EQ(r.at("frames").get<std::uint64_t>(), 1u);
     EXPECT_EQ(r.at("skipped").get<std::uint64_t>(), 0u);
     EXPECT_EQ(r.at("held_slot").get<std::uint32_t>(), reader.slot());
+    EXPECT_EQ(r.at("held_slots"), json::array({reader.slot()}));
 }
 
 TEST(CliLiveWriter, InfoTextNamesEverything) {
@@ -669,10 +675,11 @@ void expect_listed_with_reason(std::uint32_t version, const std::string& reason)
     const WriterLockHolder writer(name);  // alive: another test's global clean keeps it
     auto entry = ls_entry(ls_json(), name);
     ASSERT_TRUE(entry) << name << " not listed";
-    EXPECT_EQ(entry->at("state").get<std::string>(), "corrupt");
+    EXPECT_EQ(entry->at("state").get<std::string>(), "incompatible");
     EXPECT_NE(entry->at("error").get<std::string>().find(reason), std::string::npos)
         << entry->at("error");
     EXPECT_TRUE(is_null(*entry, "writer_pid"));
+    EXPECT_NE(ls_line(name).find("incompatible ("), std::string::npos);
     EXPECT_NE(ls_line(name).find(reason), std::string::npos);
     for (const char* command : {"info", "watch"}) {
         CliResult r = run_cli({command, name});

@@ -52,7 +52,7 @@ TEST(SegmentJson, InvalidUtf8BecomesReplacementCharacters) {
 
 TEST(SegmentJson, EveryLsFieldIsPresentForABrokenSegment) {
     const json doc = json::parse(to_text(ls_document({broken("x", "why")}, 0.5)));
-    EXPECT_EQ(doc.at("schema"), "framebus.ls/1");
+    EXPECT_EQ(doc.at("schema"), "framebus.ls/2");
     EXPECT_EQ(doc.at("fps_source"), "sample");
     EXPECT_DOUBLE_EQ(doc.at("sample_seconds").get<double>(), 0.5);
     const json& s = doc.at("segments").at(0);
@@ -60,7 +60,7 @@ TEST(SegmentJson, EveryLsFieldIsPresentForABrokenSegment) {
     EXPECT_EQ(s.at("error"), "why");
     for (const char* key : {"width", "pixel_format", "fps", "writer_pid", "created_realtime_ns"})
         EXPECT_TRUE(s.at(key).is_null()) << key;
-    EXPECT_EQ(s.size(), 23u);  // name, path, state, error and 19 facts
+    EXPECT_EQ(s.size(), 25u);  // name, path, state, error and 21 facts
 }
 
 TEST(SegmentJson, InfoDocumentKeepsExactIntegersAndOrder) {
@@ -79,7 +79,7 @@ TEST(SegmentJson, InfoDocumentKeepsExactIntegersAndOrder) {
     EXPECT_EQ(text.back(), '\n');
     EXPECT_EQ(nlohmann::ordered_json::parse(text).begin().key(), "schema");  // documented order
     const json doc = json::parse(text);
-    EXPECT_EQ(doc.at("schema"), "framebus.info/1");
+    EXPECT_EQ(doc.at("schema"), "framebus.info/2");
     EXPECT_EQ(doc.at("created"), "2023-11-14T22:13:20.123Z");
     EXPECT_TRUE(doc.at("latest_slot").is_null());
     const json& s = doc.at("slots").at(0);
@@ -88,6 +88,53 @@ TEST(SegmentJson, InfoDocumentKeepsExactIntegersAndOrder) {
     EXPECT_EQ(s.at("holders"), json::array({0, 2}));
     EXPECT_TRUE(doc.at("readers").is_array());
     EXPECT_NE(text.find("\"readers\": []"), std::string::npos) << text;
+}
+
+TEST(SegmentJson, AnotherLayoutVersionIsIncompatibleNotCorrupt) {
+    ListedSegment entry;
+    entry.name = "old";
+    entry.error = Error{Errc::version_mismatch, "made by an older framebus; restart its writer"};
+    const json s = json::parse(to_text(ls_document({entry}))).at("segments").at(0);
+    EXPECT_EQ(s.at("state"), "incompatible");
+    EXPECT_EQ(s.at("error"), "made by an older framebus; restart its writer");
+}
+
+TEST(SegmentJson, PlanarFramesListEveryPlaneWithItsFormatName) {
+    SegmentView v;
+    v.name = "yuv";
+    v.leases_per_reader = 3;
+    for (const PixelFormat format : {PixelFormat::i420, PixelFormat::nv12, PixelFormat::yuyv}) {
+        SlotView slot;
+        slot.index = static_cast<std::uint32_t>(v.slots.size());
+        slot.sequence = slot.index + 1;
+        slot.format = FrameFormat::packed(8, 4, format);
+        v.slots.push_back(slot);
+    }
+    v.latest_sequence = 3;
+    const json doc = json::parse(to_text(info_document(v, 0)));
+    EXPECT_EQ(doc.at("leases_per_reader"), 3);
+    const json& slots = doc.at("slots");
+    // I420 8x4: Y 8x4, then U and V 4x2 each, back to back.
+    EXPECT_EQ(slots.at(0).at("pixel_format"), "i420");
+    EXPECT_EQ(slots.at(0).at("planes"),
+              json::parse(R"([{"offset": 0, "stride": 8}, {"offset": 32, "stride": 4},
+                              {"offset": 40, "stride": 4}])"));
+    // NV12: Y, then interleaved UV rows of 8 bytes.
+    EXPECT_EQ(slots.at(1).at("pixel_format"), "nv12");
+    EXPECT_EQ(slots.at(1).at("planes"),
+              json::parse(R"([{"offset": 0, "stride": 8}, {"offset": 32, "stride": 8}])"));
+    // YUYV: one plane of 2 bytes per pixel.
+    EXPECT_EQ(slots.at(2).at("pixel_format"), "yuyv");
+    EXPECT_EQ(slots.at(2).at("planes"), json::parse(R"([{"offset": 0, "stride": 16}])"));
+    EXPECT_EQ(slots.at(2).at("stride"), 16);
+
+    ListedSegment entry;
+    entry.name = "yuv";
+    entry.view = v;
+    const json s = json::parse(to_text(ls_document({entry}))).at("segments").at(0);
+    EXPECT_EQ(s.at("pixel_format"), "yuyv");  // the newest frame's
+    EXPECT_EQ(s.at("planes").size(), 1u);
+    EXPECT_EQ(s.at("leases_per_reader"), 3);
 }
 
 // A segment view with committed frames `first..last`, one every `period_ns`,
