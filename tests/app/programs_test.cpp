@@ -41,6 +41,21 @@ TEST(AppClosedPipe, WriterPipedIntoHeadEndsCleanlyWithExitZero) {
     EXPECT_FALSE(in_dev_shm(name)) << "the writer left /dev/shm/" << name;
 }
 
+// Disabled until reader/stream_loop.cpp prints its stats and event lines
+// with app::print (fmt::print throws on EPIPE: the reader aborts, exit 134).
+TEST(AppClosedPipe, DISABLED_ReaderPipedIntoHeadEndsCleanlyWithExitZero) {
+    const std::string name = test::unique_name("app-rhead");
+    test::Program writer({FRAMEBUS_WRITER_BIN, "--name", name, "--fps", "30", "--quiet"});
+    // The first stats line (after a second) is head's; the next ones and the
+    // summary meet a closed pipe.
+    const auto run = run_pipeline(R"("$1" "$2" --wait 10 --headless --duration 3 2>&1 | head -1)",
+                                  {FRAMEBUS_READER_BIN, name});
+    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+    EXPECT_NE(run.out.find("framebus-reader: " + name), std::string::npos) << run.out;
+    writer.kill(SIGTERM);
+    EXPECT_EQ(writer.wait(10s), 0) << writer.err();
+}
+
 TEST(AppClosedPipe, WatchEndsWithExitZeroWhenNobodyReadsIt) {
     const std::string name = test::unique_name("app-watch");
     test::Program writer({FRAMEBUS_WRITER_BIN, "--name", name, "--fps", "30"});
