@@ -68,7 +68,7 @@ int run(const Options& options) {
     if (!headless)
         window = std::make_unique<FrameWindow>(options.name);
     else if (!options.headless && !options.quiet)
-        fmt::print(stderr, "framebus-reader: no $DISPLAY; running headless\n");
+        app::print(stderr, "framebus-reader: no $DISPLAY; running headless\n");
     return StreamLoop(options, *stream, std::move(window)).run();
 }
 

@@ -40,9 +40,9 @@ int run_snapshot(const Options& options, Reader& reader) {
                 return 1;
             }
             if (!options.quiet)
-                fmt::print(stderr, "framebus-reader: saved {} ({}, frame {} of '{}')\n",
-                           *options.snapshot, describe(lease->format()), lease->sequence(),
-                           options.name);
+                app::print(stderr, "framebus-reader: saved {} ({}, frame {} of '{}')\n",
+                           app::printable(*options.snapshot), describe(lease->format()),
+                           lease->sequence(), options.name);
             print_summary(Summary{1, 0, verifier.verified(), verifier.mismatches(), 0, latency,
                                   latency, reader.writer_restarts()});
             return verifier.mismatches() > 0 ? 1 : 0;

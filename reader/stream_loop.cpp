@@ -26,7 +26,7 @@ StreamLoop::StreamLoop(const Options& options, Reader& reader, std::unique_ptr<F
       histogram_(std::make_unique<LatencyHistogram>()) {}
 
 void StreamLoop::event(const std::string& text) const {
-    if (!options_.quiet) fmt::print(stderr, "framebus-reader: {}\n", text);
+    if (!options_.quiet) app::print(stderr, "framebus-reader: {}\n", text);
 }
 
 Result<bool> StreamLoop::take_frame(Take take) {
@@ -163,7 +163,7 @@ void StreamLoop::tick(std::int64_t now) {
         if (options_.verify)
             verify = fmt::format(" verified={} mismatches={}", verifier_.verified(),
                                  verifier_.mismatches());
-        fmt::print(stderr,
+        app::print(stderr,
                    "framebus-reader: {} {} seq={} fps={:.1f} frames={} skipped={} "
                    "latency_p50_us={} latency_p99_us={}{}{}\n",
                    options_.name, last_format_.width > 0 ? describe(last_format_) : "-",

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "framebus/app/program.hpp"
+
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
@@ -129,8 +131,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
             app.exit(e);  // --help, --version: printed on stdout
             return 0;
         }
-        fmt::print(stderr, "{}: error: {}\n", kProgram, e.what());
-        return 2;
+        return app::report_error(kProgram, e.what(), 2);
     }
 
     options.source_type = source_types.at(source_type);
