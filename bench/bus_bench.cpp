@@ -16,6 +16,7 @@
 #include "framebus/name.hpp"
 #include "framebus/reader.hpp"
 #include "framebus/writer.hpp"
+#include "segment_peek.hpp"
 
 namespace framebus::bench {
 namespace {
@@ -34,42 +35,6 @@ bool publish_one(Writer& writer, const FrameFormat& format) {
     slot->commit();
     return true;
 }
-
-// A read-only look at the segment's publication line, only to tell when the
-// reader process has entered its futex wait (pacing, never on a timed path).
-class WaitersPeek {
-  public:
-    explicit WaitersPeek(const std::string& name) {
-        const int fd = ::open(segment_path(name).c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return;
-        void* p = ::mmap(nullptr, sizeof(layout::SegmentHeader), PROT_READ, MAP_SHARED, fd, 0);
-        ::close(fd);
-        if (p != MAP_FAILED) header_ = static_cast<const layout::SegmentHeader*>(p);
-    }
-    ~WaitersPeek() {
-        if (header_ != nullptr)
-            ::munmap(const_cast<layout::SegmentHeader*>(header_), sizeof(layout::SegmentHeader));
-    }
-    WaitersPeek(const WaitersPeek&) = delete;
-    WaitersPeek& operator=(const WaitersPeek&) = delete;
-
-    // Until a reader sits in the wait (then a little longer, so it is asleep
-    // in the kernel, not just past the increment). False if it never comes.
-    [[nodiscard]] bool wait_for_sleeper() const {
-        if (header_ == nullptr) return false;
-        const std::int64_t deadline = now_ns() + 10'000'000'000;
-        // relaxed: we only watch the count; nothing is read on the strength of it.
-        while (header_->waiters.load(std::memory_order_relaxed) == 0) {
-            spin_hint();
-            if (now_ns() > deadline) return false;
-        }
-        spin_for_ns(kBlockedPauseNs);
-        return true;
-    }
-
-  private:
-    const layout::SegmentHeader* header_ = nullptr;
-};
 
 std::int64_t thread_cpu_ns() {
     timespec ts{};
