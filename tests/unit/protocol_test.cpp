@@ -145,6 +145,57 @@ TEST(Protocol, AReaderThatGotInFirstMakesTheWriterTakeAnotherSlot) {
     EXPECT_EQ(hb.control.slots[1].state.load(), layout::writing_state(1));
 }
 
+// The writer's slot choice: frames 1..4 committed in slots 0..3, frame 4
+// (slot 3) the latest; reader entry 0 attached with `last` leased.
+struct ChoiceFixture : HandBuiltControl {
+    explicit ChoiceFixture(std::uint64_t last, bool reader_attached = true) : history(kSlots) {
+        for (std::uint32_t i = 0; i < kSlots; ++i) commit(i, i + 1);
+        control.readers[0].pid.store(reader_attached ? 1234 : 0);
+        control.readers[0].last_sequence.store(last);
+    }
+    void commit(std::uint32_t i, std::uint64_t seq) {
+        control.slots[i].state.store(layout::committed_state(seq));
+        control.header->latest.store(layout::pack_latest(seq, i));
+        history.committed(i, seq);
+    }
+    std::optional<std::uint32_t> choose(std::uint64_t seq) {
+        return detail::acquire_hot_slot(control, kSlots, 2, seq, cursor, history);
+    }
+    detail::SlotHistory history;
+    std::uint32_t cursor = 0;
+};
+
+TEST(Protocol, WriterReusesTheNewestSlotEveryReaderIsPast) {
+    ChoiceFixture caught_up(/*last=*/4);
+    EXPECT_EQ(caught_up.choose(5), 2u) << "frame 3: the newest one that is not the latest";
+    ChoiceFixture nobody(/*last=*/0, /*reader_attached=*/false);
+    EXPECT_EQ(nobody.choose(5), 2u) << "no reader: every frame but the latest is consumed";
+    ChoiceFixture behind(/*last=*/2);
+    EXPECT_EQ(behind.choose(5), 1u) << "frame 2 was leased; frame 3 is still to come";
+    ChoiceFixture held(/*last=*/4);
+    held.control.slots[2].holders.store(0b1);
+    EXPECT_EQ(held.choose(5), 1u) << "a held slot is never taken";
+    EXPECT_EQ(held.control.slots[2].state.load(), layout::committed_state(3));
+}
+
+TEST(Protocol, WriterTakesTheOldestFrameWhenAReaderIsBehindOnAll) {
+    ChoiceFixture fresh(/*last=*/0);  // attached, nothing leased yet: nothing consumed
+    EXPECT_EQ(fresh.choose(5), 0u) << "frame 1, the oldest";
+    ChoiceFixture with_empty(/*last=*/0);
+    with_empty.control.slots[1].state.store(0);  // frame 2 abandoned: slot 1 empty
+    with_empty.history.emptied(1);
+    EXPECT_EQ(with_empty.choose(5), 1u) << "an empty slot costs nobody a frame";
+    // Frames 5..7 as a next() reader stuck at 0 sees them: each overwrite takes
+    // the oldest frame, so the reader loses the oldest, as it always did.
+    ChoiceFixture stuck(/*last=*/0);
+    for (std::uint64_t seq = 5; seq <= 7; ++seq) {
+        const auto slot = stuck.choose(seq);
+        ASSERT_TRUE(slot);
+        EXPECT_EQ(*slot, (seq - 5) % 3) << "frame " << seq;
+        stuck.commit(*slot, seq);
+    }
+}
+
 TEST(Protocol, AReaderBackOffFromASlotBeingWritten) {
     HandBuiltControl hb;
     hb.control.slots[2].state.store(layout::writing_state(5));
