@@ -1,6 +1,7 @@
 // The protocol's state changes, one process, states built by hand where a
 // race would otherwise be needed. Multi-process behaviour: tests/process/.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -194,6 +195,38 @@ TEST(Protocol, WriterTakesTheOldestFrameWhenAReaderIsBehindOnAll) {
         EXPECT_EQ(*slot, (seq - 5) % 3) << "frame " << seq;
         stuck.commit(*slot, seq);
     }
+}
+
+long thread_voluntary_switches() {
+    rusage usage{};
+    ::getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_nvcsw;
+}
+
+TEST(Protocol, AdaptiveWaitTakesAFrameWhileSpinningWithoutSleeping) {
+    Bus bus("spin");
+    ReaderOptions options;
+    options.spin = std::chrono::seconds(5);
+    auto reader = Reader::open(bus.name, options);
+    ASSERT_TRUE(reader) << reader.error().message;
+    // The spin never outlasts the timeout.
+    const std::int64_t start = now_ns();
+    EXPECT_EQ(reader->wait(20ms), WaitStatus::timed_out);
+    EXPECT_LT(now_ns() - start, 2'000'000'000);
+    // A frame published while the reader spins: taken with no sleep (a
+    // futex sleep is a voluntary context switch of this thread).
+    std::atomic<bool> waiting{false};
+    std::thread publisher([&] {
+        while (!waiting.load()) std::this_thread::yield();
+        std::this_thread::sleep_for(5ms);  // lands inside the 5 s spin
+        bus.publish();
+    });
+    const long switches = thread_voluntary_switches();
+    waiting.store(true);
+    EXPECT_EQ(reader->wait(10s), WaitStatus::frame);
+    EXPECT_EQ(thread_voluntary_switches() - switches, 0) << "the reader slept";
+    publisher.join();
+    EXPECT_EQ(reader->next()->sequence(), 1u);
 }
 
 TEST(Protocol, AReaderBackOffFromASlotBeingWritten) {

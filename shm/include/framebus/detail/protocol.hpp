@@ -337,6 +337,28 @@ inline layout::WriterState writer_state(const ControlView& c) {
 
 enum class Woken { newer, state_changed, spurious, quiet };
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// The adaptive wait's first phase: busy-polls (no system call: the clock is
+// read through the vDSO, every 64 polls) until a frame newer than `after`
+// is published, the writer state changes, or `spin_ns` passes. True if
+// something happened.
+inline bool spin_for_newer(const ControlView& c, std::uint64_t after, std::int64_t spin_ns) {
+    const std::int64_t until = now_ns() + spin_ns;
+    for (std::uint32_t polls = 1;; ++polls) {
+        if (published_sequence(c) > after || writer_state(c) != layout::WriterState::live)
+            return true;
+        cpu_relax();
+        if ((polls & 63) == 0 && now_ns() >= until) return false;
+    }
+}
+
 // Sleeps on the futex until a frame newer than `after` is published, the
 // writer state changes, or timeout_ns passes quietly. A wake-up is never a
 // frame: the caller loops on `spurious` and reads the newest sequence itself.
