@@ -354,6 +354,26 @@ class Report {
                                  std::optional<double>{}};
             },
             false);
+        add(
+            "latency p50 / p99 / max, adaptive wait (`ReaderOptions::spin` 200 µs; frames 20 "
+            "µs apart, within the spin)",
+            [&](std::size_t i) {
+                return std::pair{p50_p99_max("bus_latency/" + std::string(kSizes[i]) + "/spin"),
+                                 std::optional<double>{}};
+            },
+            false);
+        add(
+            "CPU of the waiting reader process: blocked / busy-polling / adaptive",
+            [&](std::size_t i) {
+                std::string text;
+                for (const char* mode : {"wake", "poll", "spin"}) {
+                    auto v = r_.counter("bus_latency/" + std::string(kSizes[i]) + "/" + mode,
+                                        "reader_cpu_pct");
+                    text += (text.empty() ? "" : " / ") + (v ? fmt("%.0f %%", *v) : "n/a");
+                }
+                return std::pair{text, std::optional<double>{}};
+            },
+            false);
         for (int readers : {1, 4})
             add(
                 "throughput, writer fills every byte, " + std::to_string(readers) +
