@@ -40,6 +40,10 @@ RunLengths smoke_run() {
     run.throughput_warmup = 2;
     run.decode_frames = 10;
     run.decode_rounds = 1;
+    run.zero_copy_rate_frames = 200;
+    run.fanout_frames = 10;
+    run.fanout_rate_frames = 20;
+    run.memory_probe_frames = 3;
     return run;
 }
 

@@ -50,9 +50,13 @@ struct RunLengths {
     int pingpong_round_trips = 200'000;
     int baseline_latency_frames[kFrameSizeCount] = {2'000, 600, 200};  // pipe, ZeroMQ
     int throughput_frames[kFrameSizeCount] = {3'000, 500, 120};
-    int throughput_warmup = 12;  // > slots: every slot written and mapped once
-    int decode_frames = 300;     // length of the generated video
-    int decode_rounds = 5;       // plain/bus pairs, interleaved
+    int throughput_warmup = 12;           // > slots: every slot written and mapped once
+    int decode_frames = 300;              // length of the generated video
+    int decode_rounds = 5;                // plain/bus pairs, interleaved
+    int zero_copy_rate_frames = 200'000;  // framebus and iceoryx at full speed, per size
+    int fanout_frames = 1'000;            // paced frames per many-readers case
+    int fanout_rate_frames = 3'000;       // back-to-back frames per many-readers case
+    int memory_probe_frames = 20;         // frames a reader leases before its memory is read
 };
 
 [[nodiscard]] RunLengths full_run();
@@ -236,5 +240,13 @@ void register_transport_benchmarks(const std::string& transport, const RunLength
                                    TransportLatency latency, TransportThroughput throughput);
 void register_zmq_benchmarks(const RunLengths& run);     // built only with libzmq
 void register_decode_benchmarks(const RunLengths& run);  // built only with OpenCV
+// framebus and iceoryx (if built and iox-roudi is in PATH) side by side.
+void register_zero_copy_benchmarks(const RunLengths& run);
+// Many blocked readers (1, 8, 16, 64; 16 with 8 SIGSTOPped).
+void register_fanout_benchmarks(const RunLengths& run);
+// A reader process's memory (the program itself, exec'd with --memory-probe).
+void register_memory_benchmarks(const RunLengths& run);
+// The reader side of the memory benchmark: prints its smaps_rollup figures.
+int memory_probe(const std::string& segment, int frames);
 
 }  // namespace framebus::bench

@@ -16,6 +16,7 @@
 #include "framebus/name.hpp"
 #include "framebus/reader.hpp"
 #include "framebus/writer.hpp"
+#include "segment_peek.hpp"
 
 namespace framebus::bench {
 namespace {
@@ -34,42 +35,6 @@ bool publish_one(Writer& writer, const FrameFormat& format) {
     slot->commit();
     return true;
 }
-
-// A read-only look at the segment's publication line, only to tell when the
-// reader process has entered its futex wait (pacing, never on a timed path).
-class WaitersPeek {
-  public:
-    explicit WaitersPeek(const std::string& name) {
-        const int fd = ::open(segment_path(name).c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return;
-        void* p = ::mmap(nullptr, sizeof(layout::SegmentHeader), PROT_READ, MAP_SHARED, fd, 0);
-        ::close(fd);
-        if (p != MAP_FAILED) header_ = static_cast<const layout::SegmentHeader*>(p);
-    }
-    ~WaitersPeek() {
-        if (header_ != nullptr)
-            ::munmap(const_cast<layout::SegmentHeader*>(header_), sizeof(layout::SegmentHeader));
-    }
-    WaitersPeek(const WaitersPeek&) = delete;
-    WaitersPeek& operator=(const WaitersPeek&) = delete;
-
-    // Until a reader sits in the wait (then a little longer, so it is asleep
-    // in the kernel, not just past the increment). False if it never comes.
-    [[nodiscard]] bool wait_for_sleeper() const {
-        if (header_ == nullptr) return false;
-        const std::int64_t deadline = now_ns() + 10'000'000'000;
-        // relaxed: we only watch the count; nothing is read on the strength of it.
-        while (header_->waiters.load(std::memory_order_relaxed) == 0) {
-            spin_hint();
-            if (now_ns() > deadline) return false;
-        }
-        spin_for_ns(kBlockedPauseNs);
-        return true;
-    }
-
-  private:
-    const layout::SegmentHeader* header_ = nullptr;
-};
 
 std::int64_t thread_cpu_ns() {
     timespec ts{};
@@ -212,26 +177,43 @@ void lease(benchmark::State& state, std::size_t size_index) {
 
 // ---- cross-process latency ---------------------------------------------------
 
-enum class ReaderMode { wake, poll };
+// wake: blocked in wait(); poll: spinning on latest_sequence(); spin: the
+// adaptive wait (ReaderOptions::spin = kAdaptiveSpin), frames coming
+// kAdaptivePauseNs after the previous one was taken, i.e. within the spin.
+enum class ReaderMode { wake, poll, spin };
+constexpr std::chrono::microseconds kAdaptiveSpin{200};
+constexpr std::int64_t kAdaptivePauseNs = 20'000;
+
+const char* to_string(ReaderMode mode) {
+    return mode == ReaderMode::wake ? "wake" : mode == ReaderMode::poll ? "poll" : "spin";
+}
 
 // Writer process commits (publish_ns = now_ns() inside commit); the reader
 // process, blocked in wait() or spinning on latest_sequence(), leases the
 // frame: latency = now_ns() at the lease - publish_ns. One frame in flight:
-// the writer waits for the reader's acknowledgement before the next.
+// the writer waits for the reader's acknowledgement before the next. The
+// reader's CPU time over the measured frames is reported beside it.
 void latency(benchmark::State& state, FrameSize size, ReaderMode mode, int warmup) {
     const auto frames = static_cast<std::uint32_t>(state.max_iterations);
     const std::uint32_t total = frames + static_cast<std::uint32_t>(warmup);
     const std::string name = unique_segment_name("lat");
-    SharedChannel ch(total);
+    SharedChannel ch(total + 2);  // + the reader's CPU and wall time
     ChildProcess reader_process([&] {
         pin_this_thread(receiver_cpu());
         if (!ch->go.wait_for(1, 0)) return 3;
-        auto reader = Reader::open(name);
+        ReaderOptions options;
+        if (mode == ReaderMode::spin) options.spin = kAdaptiveSpin;
+        auto reader = Reader::open(name, options);
         if (!reader) return 4;
         ch->ready.add();
         std::uint64_t last = 0;
+        std::int64_t cpu_start = 0, wall_start = 0;
         for (std::uint32_t n = 0; n < total; ++n) {
-            if (mode == ReaderMode::wake) {
+            if (n == static_cast<std::uint32_t>(warmup)) {
+                cpu_start = thread_cpu_ns();
+                wall_start = now_ns();
+            }
+            if (mode != ReaderMode::poll) {
                 if (reader->wait(std::chrono::seconds(10)) != WaitStatus::frame) return 5;
             } else {
                 for (std::uint32_t spins = 1; reader->latest_sequence() <= last; ++spins) {
@@ -247,6 +229,8 @@ void latency(benchmark::State& state, FrameSize size, ReaderMode mode, int warmu
             lease->release();
             ch->acked[0].add();
         }
+        ch.samples()[total] = thread_cpu_ns() - cpu_start;
+        ch.samples()[total + 1] = now_ns() - wall_start;
         return 0;
     });
     ScopedPin pin(writer_cpu());
@@ -262,7 +246,7 @@ void latency(benchmark::State& state, FrameSize size, ReaderMode mode, int warmu
         if (mode == ReaderMode::wake) {
             if (!peek.wait_for_sleeper()) return false;
         } else {
-            spin_for_ns(kPollPauseNs);
+            spin_for_ns(mode == ReaderMode::poll ? kPollPauseNs : kAdaptivePauseNs);
         }
         ++sent;
         return publish_one(*writer, format);
@@ -280,6 +264,10 @@ void latency(benchmark::State& state, FrameSize size, ReaderMode mode, int warmu
     writer->close();
     if (!reap(state, reader_process, "reader") || !all_taken) return;
     set_latency_counters(state, summarize({ch.samples() + warmup, frames}));
+    const auto cpu = static_cast<double>(ch.samples()[total]);
+    const auto wall = static_cast<double>(ch.samples()[total + 1]);
+    state.counters["reader_cpu_pct"] = wall > 0 ? 100 * cpu / wall : 0;
+    state.counters["reader_cpu_per_frame_ns"] = cpu / frames;
 }
 
 // ---- throughput ----------------------------------------------------------------
@@ -387,13 +375,15 @@ void register_bus_cost_benchmarks(const RunLengths& run) {
 
 void register_bus_latency_benchmark(const RunLengths& run, std::size_t size_index, bool polling) {
     const FrameSize size = kFrameSizes[size_index];
-    const ReaderMode mode = polling ? ReaderMode::poll : ReaderMode::wake;
-    benchmark::RegisterBenchmark(
-        ("bus_latency/" + std::string(size.label) + (polling ? "/poll" : "/wake")).c_str(),
-        [=](benchmark::State& s) { latency(s, size, mode, run.latency_warmup); })
-        ->Unit(benchmark::kMicrosecond)
-        ->UseRealTime()
-        ->Iterations(run.latency_frames);
+    // The adaptive wait right after the busy-poll it should come near.
+    for (ReaderMode mode :
+         polling ? std::vector{ReaderMode::poll, ReaderMode::spin} : std::vector{ReaderMode::wake})
+        benchmark::RegisterBenchmark(
+            ("bus_latency/" + std::string(size.label) + "/" + to_string(mode)).c_str(),
+            [=](benchmark::State& s) { latency(s, size, mode, run.latency_warmup); })
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime()
+            ->Iterations(run.latency_frames);
 }
 
 void register_bus_throughput_benchmarks(const RunLengths& run) {

@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,9 @@
 
 int main(int argc, char** argv) {
     using namespace framebus::bench;
+    // The reader of the memory benchmark: this program exec'd again.
+    if (argc == 4 && std::string_view(argv[1]) == "--memory-probe")
+        return memory_probe(argv[2], std::atoi(argv[3]));
     bool smoke = false;
     std::vector<char*> args;
     for (int i = 0; i < argc; ++i) {
@@ -41,6 +45,9 @@ int main(int argc, char** argv) {
         register_bus_latency_benchmark(run, i, true);
         register_floor_cacheline_benchmarks(run, i);
     }
+    register_zero_copy_benchmarks(run);
+    register_fanout_benchmarks(run);
+    register_memory_benchmarks(run);
     register_copy_benchmarks(run);
     register_bus_throughput_benchmarks(run);
     register_pipe_benchmarks(run);

@@ -225,6 +225,9 @@ class Report {
         header();
         framebus_table();
         baselines_table();
+        iceoryx_table();
+        fanout_table();
+        memory_table();
         floors_table();
         decode_table();
         targets_table();
@@ -247,7 +250,12 @@ class Report {
                                           "floor_futex/wake/3840x2160",
                                           "memcpy/3840x2160",
                                           "pipe_latency/3840x2160",
-                                          "pipe_throughput/3840x2160/readers_4"};
+                                          "pipe_throughput/3840x2160/readers_4",
+                                          "zc_latency/framebus/3840x2160/fill_wake",
+                                          "zc_rate/framebus/3840x2160",
+                                          "bus_fanout/readers_64",
+                                          "bus_fanout/readers_16/stopped_8",
+                                          "reader_memory/3840x2160"};
         for (const char* key : kRequired)
             if (r_.find(key) == nullptr) out.push_back(std::string(key) + ": missing");
         return out;
@@ -347,6 +355,26 @@ class Report {
                                  std::optional<double>{}};
             },
             false);
+        add(
+            "latency p50 / p99 / max, adaptive wait (`ReaderOptions::spin` 200 µs; frames 20 "
+            "µs apart, within the spin)",
+            [&](std::size_t i) {
+                return std::pair{p50_p99_max("bus_latency/" + std::string(kSizes[i]) + "/spin"),
+                                 std::optional<double>{}};
+            },
+            false);
+        add(
+            "CPU of the waiting reader process: blocked / busy-polling / adaptive",
+            [&](std::size_t i) {
+                std::string text;
+                for (const char* mode : {"wake", "poll", "spin"}) {
+                    auto v = r_.counter("bus_latency/" + std::string(kSizes[i]) + "/" + mode,
+                                        "reader_cpu_pct");
+                    text += (text.empty() ? "" : " / ") + (v ? fmt("%.0f %%", *v) : "n/a");
+                }
+                return std::pair{text, std::optional<double>{}};
+            },
+            false);
         for (int readers : {1, 4})
             add(
                 "throughput, writer fills every byte, " + std::to_string(readers) +
@@ -417,6 +445,161 @@ class Report {
                   << kSizes[0] << ", " << sample_note("pipe_latency/1920x1080") << " at "
                   << kSizes[1] << ", " << sample_note("pipe_latency/3840x2160") << " at "
                   << kSizes[2] << " (each frame takes milliseconds).\n\n";
+    }
+
+    // ---- framebus against iceoryx, many readers, reader memory --------------
+
+    void iceoryx_table() {
+        std::cout << "## framebus against iceoryx, same run\n\n";
+        const std::string status = r_.context("iceoryx");
+        if (status.rfind("skipped", 0) == 0 || status.empty()) {
+            std::cout << "iceoryx: " << (status.empty() ? "skipped" : status) << ".\n\n";
+        } else {
+            std::cout << "iceoryx " << status
+                      << " (Debian), its daemon RouDi started and stopped by the benchmark. ";
+        }
+        std::cout << "Both run through one driver: writer and reader are two processes pinned to "
+                     "different CPUs; framebus `acquire()` + `commit()`, reader `next()` (the "
+                     "blocked reader in `wait()`); iceoryx `UntypedPublisher::loan()` + "
+                     "`publish()`, `UntypedSubscriber::take()` (the blocked reader in a "
+                     "`WaitSet`, queue of 4). Latency = `now_ns()` in the reader right after it "
+                     "took the frame − the `now_ns()` stamp the writer put in the frame's first "
+                     "8 bytes just before publishing (\"timestamp only\") or before loaning the "
+                     "frame and filling every byte with `memset` (\"writer fills the frame\"); one "
+                     "frame in flight, paced as the rows above. Cells: framebus vs iceoryx "
+                     "(framebus ÷ iceoryx; the better figure in bold).\n\n";
+        std::vector<Row> rows;
+        std::vector<std::string> behind;
+        auto key = [](const char* transport, std::size_t i, const std::string& what) {
+            return std::string("zc_") + what.substr(0, what.find('|')) + "/" + transport + "/" +
+                   kSizes[i] + what.substr(what.find('|') + 1);
+        };
+        auto compare = [&](const std::string& title, const std::string& what, const char* counter,
+                           bool higher_is_better, auto show) {
+            Row row{{title}};
+            for (std::size_t i = 0; i < 3; ++i) {
+                const auto bus = r_.counter(key("framebus", i, what), counter);
+                const auto ice = r_.counter(key("iceoryx", i, what), counter);
+                std::string b = show(bus), c = show(ice);
+                if (bus && ice) {
+                    const bool bus_wins = higher_is_better ? *bus >= *ice : *bus <= *ice;
+                    (bus_wins ? b : c) = "**" + (bus_wins ? b : c) + "**";
+                    if (!bus_wins)
+                        behind.push_back(title + " at " + kSizes[i] + ": " + show(bus) + " vs " +
+                                         show(ice) + " (" + times(ratio(bus, ice)) + ")");
+                }
+                row.cells.push_back(b + " vs " + c + " (" + times(ratio(bus, ice)) + ")");
+            }
+            rows.push_back(row);
+        };
+        auto rate = [](std::optional<double> v) {
+            if (!v) return std::string("n/a");
+            return *v >= 1e6 ? fmt("%.2f M/s", *v / 1e6) : fmt("%.0f k/s", *v / 1e3);
+        };
+        const std::pair<const char*, const char*> cases[] = {
+            {"timestamp only, blocked reader", "stamp_wake"},
+            {"timestamp only, busy-poll reader", "stamp_poll"},
+            {"writer fills the frame, blocked reader", "fill_wake"},
+            {"writer fills the frame, busy-poll reader", "fill_poll"}};
+        for (const auto& [title, c] : cases)
+            for (const char* q : {"p50_ns", "p99_ns"})
+                compare(std::string(title) + " " + std::string(q).substr(0, 3),
+                        std::string("latency|/") + c, q, false,
+                        [](std::optional<double> v) { return duration(v); });
+        compare("max rate, frames/s taken by a busy-polling reader", "rate|", "reader_fps", true,
+                rate);
+        compare("max rate, frames/s published by the writer", "rate|", "writer_fps", true, rate);
+        print_table({"", kSizeTitles[0], kSizeTitles[1], kSizeTitles[2]}, rows);
+        std::string lost;
+        for (std::size_t i = 0; i < 3; ++i)
+            for (const char* t : {"framebus", "iceoryx"})
+                if (auto v = r_.counter(key(t, i, "rate|"), "lost"))
+                    lost += (lost.empty() ? "" : ", ") + std::string(t) + " " + kSizes[i] + " " +
+                            fmt("%.0f", *v);
+        std::cout << "Max rate: the writer publishes "
+                  << fmt("%.0f", r_.counter(key("framebus", 0, "rate|"), "received").value_or(0) +
+                                     r_.counter(key("framebus", 0, "rate|"), "lost").value_or(0))
+                  << " frames back to back (a sequence number in the first 8 bytes, pixels "
+                     "untouched); the reader takes what it can in order. Frames the reader "
+                     "never saw: "
+                  << (lost.empty() ? "n/a" : lost) << ".\n\n";
+        if (!behind.empty()) {
+            std::cout << "**Where framebus is behind iceoryx in this run:**\n\n";
+            for (const auto& b : behind) std::cout << "- " << b << "\n";
+            std::cout << "\n";
+        }
+    }
+
+    void fanout_table() {
+        std::cout << "## Many readers blocked in `wait()`, same run\n\n";
+        struct Case {
+            const char* key;
+            const char* title;
+        };
+        const Case cases[] = {
+            {"bus_fanout/readers_1", "1 reader"},
+            {"bus_fanout/readers_8", "8 readers"},
+            {"bus_fanout/readers_16", "16 readers"},
+            {"bus_fanout/readers_64", "64 readers (the maximum)"},
+            {"bus_fanout/readers_16/stopped_8", "16 readers, 8 of them SIGSTOPped"}};
+        std::vector<Row> rows;
+        for (const Case& c : cases) {
+            auto v = [&](const char* counter) { return r_.counter(c.key, counter); };
+            rows.push_back(
+                {{c.title, duration(v("publish_p50_ns")) + " / " + duration(v("publish_p99_ns")),
+                  duration(v("first_wake_p50_ns")),
+                  duration(v("last_wake_p50_ns")) + " / " + duration(v("last_wake_p99_ns")),
+                  v("writer_fps") ? fmt("%.0f fps", *v("writer_fps")) : "n/a",
+                  v("sleeps_per_frame_max") ? fmt("%.3f", *v("sleeps_per_frame_max")) : "n/a",
+                  v("wakes_without_frame") ? fmt("%.0f", *v("wakes_without_frame")) : "n/a"}});
+        }
+        print_table({"640x480, readers", "publish p50 / p99", "first woken reader p50",
+                     "last woken reader p50 / p99", "writer rate, back to back",
+                     "sleeps per frame, busiest reader", "wakes without a new frame"},
+                    rows);
+        const auto one = r_.counter("bus_fanout/readers_1", "publish_p50_ns");
+        const auto many = r_.counter("bus_fanout/readers_64", "publish_p50_ns");
+        std::cout << "Each frame is published once every running reader took the previous one "
+                     "and all sit in `wait()` (plus 20 µs); publish = `acquire()` + `commit()`, "
+                     "timed in the writer; wake = `now_ns()` after `latest()` − `publish_ns`, "
+                     "of the first and the last of the running readers per frame. Sleeps per "
+                     "frame = the reader's voluntary context switches ÷ frames (1.0: one sleep "
+                     "and one wake per frame; the handshake adds a few). Writer rate: frames "
+                     "published back to back while every reader wakes for each. Publish cost "
+                     "64 ÷ 1 readers: "
+                  << times(ratio(many, one)) << " (target: flat within 10 %, "
+                  << ((many && one && *many <= *one * 1.1) ? "**met**" : "**missed**")
+                  << ": `commit()` makes one `FUTEX_WAKE` for all sleepers, and the kernel "
+                     "wakes them one by one inside that call).\n\n";
+    }
+
+    void memory_table() {
+        std::cout << "## A reader's memory, same run\n\n";
+        std::vector<Row> rows;
+        auto mb = [](std::optional<double> kb) {
+            return kb ? fmt("%.1f MB", *kb / 1024) : std::string("n/a");
+        };
+        Row before{{"private dirty, the program before opening the segment"}};
+        Row after{{"private dirty, after leasing frames and reading every byte"}};
+        Row rss{{"resident (Rss) after, shared frame pages included"}};
+        for (std::size_t i = 0; i < 3; ++i) {
+            const std::string k = "reader_memory/" + std::string(kSizes[i]);
+            before.cells.push_back(mb(r_.counter(k, "before_private_dirty_kb")));
+            after.cells.push_back(mb(r_.counter(k, "private_dirty_kb")));
+            rss.cells.push_back(mb(r_.counter(k, "rss_kb")));
+        }
+        const auto small = r_.counter("reader_memory/640x480", "private_dirty_kb");
+        const auto big = r_.counter("reader_memory/3840x2160", "private_dirty_kb");
+        before.cells.push_back("");
+        after.cells.push_back(times(ratio(big, small)));
+        rss.cells.push_back("");
+        rows = {before, after, rss};
+        print_table({"", kSizeTitles[0], kSizeTitles[1], kSizeTitles[2], "4K ÷ 640x480"}, rows);
+        std::cout << "From `/proc/PID/smaps_rollup` of `framebus-bench` exec'd again as a plain "
+                     "reader (`--memory-probe`): it opens the segment while the writer fills "
+                     "every byte of a frame each millisecond, leases "
+                  << fmt("%.0f", r_.counter("reader_memory/640x480", "frames").value_or(0))
+                  << " frames with `wait()` + `latest()` and sums every byte of each.\n\n";
     }
 
     // A floor measured right next to size i's framebus latency runs.

@@ -50,6 +50,12 @@ int main(int argc, char** argv) {
                    "wait up to SECONDS for the segment to appear (default: fail at once)")
         ->type_name("SECONDS")
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--spin-us", options.spin_us,
+                   "adaptive wait: busy-poll up to N microseconds for the next frame before "
+                   "sleeping (lower latency when frames come that fast, one CPU busy meanwhile; "
+                   "default 0: sleep at once)")
+        ->type_name("N")
+        ->check(CLI::Range(0, 1'000'000));
     app.add_option("--max-frames", options.max_frames, "exit after N frames")->type_name("N");
     app.add_option("--duration", options.duration_seconds, "exit after SECONDS")
         ->type_name("SECONDS")

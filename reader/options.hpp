@@ -13,6 +13,7 @@ struct Options {
     std::optional<std::string> snapshot;  // save one frame there and exit
     bool every = false;                   // next() instead of latest()
     double wait_seconds = 0;              // for the segment to appear
+    std::uint32_t spin_us = 0;            // adaptive wait: busy-poll this long first
     std::uint64_t max_frames = 0;         // 0: no limit
     double duration_seconds = 0;          // 0: no limit
     bool exit_on_eos = true;

@@ -26,6 +26,7 @@ Result<Reader> open_stream(const Options& options) {
     const std::int64_t deadline = now_ns() + static_cast<std::int64_t>(options.wait_seconds * 1e9);
     for (;;) {
         ReaderOptions reader_options;
+        reader_options.spin = std::chrono::microseconds(options.spin_us);
         reader_options.wait_for_segment =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(
                 std::clamp<std::int64_t>(deadline - now_ns(), 0, kOpenSliceNs)));

@@ -297,6 +297,8 @@ struct ReaderImpl {
         if (!at) return WaitStatus::end_of_stream;
         const std::int64_t deadline = now_ns() + timeout.count();
         if (looking) return look_for_writer(deadline);
+        const std::int64_t spin_ns = std::chrono::nanoseconds(options.spin).count();
+        bool spun = spin_ns == 0;
         for (;;) {
             // A newer frame first: a `next` reader drains what was published
             // before the end of stream or a replacement.
@@ -304,6 +306,11 @@ struct ReaderImpl {
             if (auto change = state_change()) return on_change(*change);
             const std::int64_t remaining = deadline - now_ns();
             if (remaining <= 0) return WaitStatus::timed_out;
+            if (!spun) {  // the adaptive wait's first phase, once per call
+                spun = true;
+                spin_for_newer(at->control, last_sequence, std::min(remaining, spin_ns));
+                continue;
+            }
             const Woken woken =
                 wait_for_newer(at->control, last_sequence, std::min(remaining, kLivenessCheckNs));
             // A quiet interval is when we look whether the writer still lives.

@@ -201,7 +201,8 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
     std::byte* data = nullptr;
 
     std::uint64_t next_sequence = 1;
-    std::uint32_t cursor = 0;  // where the search for a free slot starts
+    std::uint32_t cursor = 0;  // where the oldest-first search for a free slot starts
+    SlotHistory history;       // which slot holds which frame: the hot-slot choice
     bool slot_out = false;
     bool closed = false;
     WriterStats stats;
@@ -228,6 +229,7 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
         data = mapping.data() + geometry.data_offset;
         next_sequence = 1;  // sequences count from 1 in every segment
         cursor = 0;
+        history = SlotHistory(geometry.slot_count);
     }
 
     void start_upkeep() {
@@ -284,10 +286,13 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
             if (auto st = replace(format.bytes()); !st) return st.error();
         }
         const std::uint64_t seq = next_sequence;
-        auto i = acquire_slot(control, geometry.slot_count, seq, cursor);
+        auto i = acquire_hot_slot(control, geometry.slot_count, geometry.max_readers, seq, cursor,
+                                  history);
         // Every slot taken: if dead readers hold some, take them back (system
         // calls, but only here, where the alternative is dropping the frame).
-        if (!i && reclaim() > 0) i = acquire_slot(control, geometry.slot_count, seq, cursor);
+        if (!i && reclaim() > 0)
+            i = acquire_hot_slot(control, geometry.slot_count, geometry.max_readers, seq, cursor,
+                                 history);
         if (i) {
             slot_out = true;
             return WriteSlot(shared_from_this(), data + std::uint64_t{*i} * geometry.slot_stride,
@@ -308,6 +313,7 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
         // A capture time off the bus's clock would read as corrupt: use ours.
         const bool own_capture = capture_ns != 0 && plausible_timestamp(capture_ns);
         commit_slot(control, i, seq, format, own_capture ? capture_ns : publish_ns, publish_ns);
+        history.committed(i, seq);
         next_sequence = seq + 1;
         ++stats.published;
     }
@@ -321,6 +327,7 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
 
     void abandon(std::uint32_t i) {
         abandon_slot(control, i);
+        history.emptied(i);
         slot_out = false;
     }
 

@@ -217,6 +217,23 @@ TEST_F(ReaderTest, EveryModeReadsFramesInOrderWithoutGapsWhenItKeepsUp) {
     EXPECT_EQ(writer.wait(kExitTimeout), 0);
 }
 
+TEST_F(ReaderTest, AdaptiveWaitReadsEveryFrameInOrder) {
+    const std::string name = unique_name("spin");
+    // Frames every 5 ms against a 20 ms spin: most are taken while spinning.
+    Program writer(dir.path(),
+                   {test_writer_bin(), "--name", name, "--fps", "200", "--size", "64x48"});
+    Program reader(dir.path(), {reader_bin(), "--headless", "--every", "--verify", "--spin-us",
+                                "20000", "--max-frames", "40", "--wait", "10", name});
+    ASSERT_EQ(reader.wait(kExitTimeout), 0) << reader.err();
+    auto summary = parse_summary(reader.out());
+    ASSERT_TRUE(summary) << reader.out();
+    EXPECT_EQ(summary->frames, 40u);
+    EXPECT_EQ(summary->skipped, 0u);
+    EXPECT_EQ(summary->verified, 40u);
+    writer.kill(SIGTERM);
+    EXPECT_EQ(writer.wait(kExitTimeout), 0);
+}
+
 // ---- surviving the writer ----------------------------------------------------
 
 TEST_F(ReaderTest, ReaderContinuesWithANewWriterAfterTheWriterWasKilled) {
@@ -391,7 +408,9 @@ TEST_F(ReaderTest, UsageErrorsAreOneLineAndExitCodeTwo) {
           {"bad/name"},
           {"--snapshot", (dir.path() / "x.notanimage").string(), "some-name"},
           {"--name", "one", "two"},
-          {"--wait", "-1", "x"}}) {
+          {"--wait", "-1", "x"},
+          {"--spin-us", "-5", "x"},
+          {"--spin-us", "2000000", "x"}}) {
         std::vector<std::string> argv{reader_bin(), "--headless"};
         argv.insert(argv.end(), args.begin(), args.end());
         Program reader(dir.path(), argv);
@@ -413,7 +432,7 @@ TEST_F(ReaderTest, HelpListsTheOptionsAndExitsZero) {
     Program reader(dir.path(), {reader_bin(), "--help"});
     ASSERT_EQ(reader.wait(kExitTimeout), 0);
     for (const char* option : {"--headless", "--snapshot", "--every", "--wait", "--max-frames",
-                               "--duration", "--exit-on-eos", "--verify", "--quiet"})
+                               "--duration", "--exit-on-eos", "--verify", "--quiet", "--spin-us"})
         EXPECT_NE(reader.out().find(option), std::string::npos) << option;
     EXPECT_EQ(reader.out().find("--hold-ms"), std::string::npos) << "test hook is hidden";
 }

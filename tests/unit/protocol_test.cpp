@@ -1,6 +1,7 @@
 // The protocol's state changes, one process, states built by hand where a
 // race would otherwise be needed. Multi-process behaviour: tests/process/.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -143,6 +144,89 @@ TEST(Protocol, AReaderThatGotInFirstMakesTheWriterTakeAnotherSlot) {
     EXPECT_EQ(*slot, 1u);
     EXPECT_EQ(hb.control.slots[0].state.load(), 0u);  // untouched
     EXPECT_EQ(hb.control.slots[1].state.load(), layout::writing_state(1));
+}
+
+// The writer's slot choice: frames 1..4 committed in slots 0..3, frame 4
+// (slot 3) the latest; reader entry 0 attached with `last` leased.
+struct ChoiceFixture : HandBuiltControl {
+    explicit ChoiceFixture(std::uint64_t last, bool reader_attached = true) : history(kSlots) {
+        for (std::uint32_t i = 0; i < kSlots; ++i) commit(i, i + 1);
+        control.readers[0].pid.store(reader_attached ? 1234 : 0);
+        control.readers[0].last_sequence.store(last);
+    }
+    void commit(std::uint32_t i, std::uint64_t seq) {
+        control.slots[i].state.store(layout::committed_state(seq));
+        control.header->latest.store(layout::pack_latest(seq, i));
+        history.committed(i, seq);
+    }
+    std::optional<std::uint32_t> choose(std::uint64_t seq) {
+        return detail::acquire_hot_slot(control, kSlots, 2, seq, cursor, history);
+    }
+    detail::SlotHistory history;
+    std::uint32_t cursor = 0;
+};
+
+TEST(Protocol, WriterReusesTheNewestSlotEveryReaderIsPast) {
+    ChoiceFixture caught_up(/*last=*/4);
+    EXPECT_EQ(caught_up.choose(5), 2u) << "frame 3: the newest one that is not the latest";
+    ChoiceFixture nobody(/*last=*/0, /*reader_attached=*/false);
+    EXPECT_EQ(nobody.choose(5), 2u) << "no reader: every frame but the latest is consumed";
+    ChoiceFixture behind(/*last=*/2);
+    EXPECT_EQ(behind.choose(5), 1u) << "frame 2 was leased; frame 3 is still to come";
+    ChoiceFixture held(/*last=*/4);
+    held.control.slots[2].holders.store(0b1);
+    EXPECT_EQ(held.choose(5), 1u) << "a held slot is never taken";
+    EXPECT_EQ(held.control.slots[2].state.load(), layout::committed_state(3));
+}
+
+TEST(Protocol, WriterTakesTheOldestFrameWhenAReaderIsBehindOnAll) {
+    ChoiceFixture fresh(/*last=*/0);  // attached, nothing leased yet: nothing consumed
+    EXPECT_EQ(fresh.choose(5), 0u) << "frame 1, the oldest";
+    ChoiceFixture with_empty(/*last=*/0);
+    with_empty.control.slots[1].state.store(0);  // frame 2 abandoned: slot 1 empty
+    with_empty.history.emptied(1);
+    EXPECT_EQ(with_empty.choose(5), 1u) << "an empty slot costs nobody a frame";
+    // Frames 5..7 as a next() reader stuck at 0 sees them: each overwrite takes
+    // the oldest frame, so the reader loses the oldest, as it always did.
+    ChoiceFixture stuck(/*last=*/0);
+    for (std::uint64_t seq = 5; seq <= 7; ++seq) {
+        const auto slot = stuck.choose(seq);
+        ASSERT_TRUE(slot);
+        EXPECT_EQ(*slot, (seq - 5) % 3) << "frame " << seq;
+        stuck.commit(*slot, seq);
+    }
+}
+
+long thread_voluntary_switches() {
+    rusage usage{};
+    ::getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_nvcsw;
+}
+
+TEST(Protocol, AdaptiveWaitTakesAFrameWhileSpinningWithoutSleeping) {
+    Bus bus("spin");
+    ReaderOptions options;
+    options.spin = std::chrono::seconds(5);
+    auto reader = Reader::open(bus.name, options);
+    ASSERT_TRUE(reader) << reader.error().message;
+    // The spin never outlasts the timeout.
+    const std::int64_t start = now_ns();
+    EXPECT_EQ(reader->wait(20ms), WaitStatus::timed_out);
+    EXPECT_LT(now_ns() - start, 2'000'000'000);
+    // A frame published while the reader spins: taken with no sleep (a
+    // futex sleep is a voluntary context switch of this thread).
+    std::atomic<bool> waiting{false};
+    std::thread publisher([&] {
+        while (!waiting.load()) std::this_thread::yield();
+        std::this_thread::sleep_for(5ms);  // lands inside the 5 s spin
+        bus.publish();
+    });
+    const long switches = thread_voluntary_switches();
+    waiting.store(true);
+    EXPECT_EQ(reader->wait(10s), WaitStatus::frame);
+    EXPECT_EQ(thread_voluntary_switches() - switches, 0) << "the reader slept";
+    publisher.join();
+    EXPECT_EQ(reader->next()->sequence(), 1u);
 }
 
 TEST(Protocol, AReaderBackOffFromASlotBeingWritten) {

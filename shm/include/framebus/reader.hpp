@@ -80,6 +80,11 @@ struct ReaderOptions {
     // next wait() calls look for a new segment under the name (every 200 ms)
     // and return `followed` when they switch. Totals carry across.
     bool follow = false;
+    // Adaptive wait: wait() first busy-polls this long (no system call, one
+    // CPU at 100 %), then sleeps on the futex. Frames that come within the
+    // spin are taken at busy-poll latency instead of a futex wake's; 0 (the
+    // default) sleeps at once.
+    std::chrono::microseconds spin{0};
 };
 
 // One reader of one segment name. Not thread-safe: serialise every call on a

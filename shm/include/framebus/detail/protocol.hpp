@@ -7,10 +7,12 @@
 // reader's; each comment names the operation it pairs with.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "framebus/detail/sys.hpp"
 #include "framebus/frame.hpp"
@@ -76,6 +78,109 @@ inline std::optional<std::uint32_t> acquire_slot(const ControlView& c, std::uint
         }
     }
     return std::nullopt;
+}
+
+// What only the writer knows: which slot holds which of its frames. It is
+// the only one to change a slot's state, so this record is exact; it costs
+// the slot choice no shared cache line.
+class SlotHistory {
+  public:
+    explicit SlotHistory(std::uint32_t slot_count = 0)
+        : seq_in_slot_(slot_count, 0), slot_of_seq_(slot_count, 0) {}
+    void committed(std::uint32_t slot, std::uint64_t seq) {
+        seq_in_slot_[slot] = seq;
+        slot_of_seq_[seq % slot_of_seq_.size()] = slot;
+    }
+    void emptied(std::uint32_t slot) { seq_in_slot_[slot] = 0; }
+    [[nodiscard]] std::uint64_t sequence_in(std::uint32_t slot) const { return seq_in_slot_[slot]; }
+    // The slot still holding frame `seq`, if the record has it.
+    [[nodiscard]] std::optional<std::uint32_t> slot_of(std::uint64_t seq) const {
+        if (seq == 0 || slot_of_seq_.empty()) return std::nullopt;
+        const std::uint32_t i = slot_of_seq_[seq % slot_of_seq_.size()];
+        if (seq_in_slot_[i] != seq) return std::nullopt;
+        return i;
+    }
+
+  private:
+    std::vector<std::uint64_t> seq_in_slot_;  // 0: empty or abandoned
+    std::vector<std::uint32_t> slot_of_seq_;  // by seq % slot_count
+};
+
+// The newest frame every attached reader has leased: `next()` never returns
+// it or an older one again, so overwriting it costs no reader a frame (a
+// reader that has leased nothing yet counts 0: then nothing is consumed). `last_sequence` is the
+// reader's own relaxed statistic: a stale value is a lower one, which only makes the choice more
+// careful. No reader: everything published is consumed.
+inline std::uint64_t consumed_sequence(const ControlView& c, std::uint32_t max_readers,
+                                       std::uint64_t newest) {
+    std::uint64_t consumed = newest;
+    for (std::uint32_t r = 0; r < max_readers && consumed != 0; ++r) {
+        const layout::ReaderEntry& e = c.readers[r];
+        // relaxed: see above; pid 0 is a free entry.
+        if (e.pid.load(std::memory_order_relaxed) == 0) continue;
+        consumed = std::min(consumed, e.last_sequence.load(std::memory_order_relaxed));
+    }
+    return consumed;
+}
+
+// (W1) + (W2) on one slot, exactly as in acquire_slot: true if it is ours.
+inline bool try_take_slot(const ControlView& c, std::uint32_t i, std::uint64_t seq) {
+    layout::SlotHeader& slot = c.slots[i];
+    // relaxed: a cheap pre-check; the handshake decides.
+    if (slot.holders.load(std::memory_order_relaxed) != 0) return false;
+    // relaxed: only the writer stores `state`.
+    const std::uint64_t old_state = slot.state.load(std::memory_order_relaxed);
+    slot.state.store(layout::writing_state(seq), std::memory_order_seq_cst);  // (W1)
+    if (slot.holders.load(std::memory_order_seq_cst) == 0) return true;       // (W2)
+    slot.state.store(old_state, std::memory_order_release);                   // as in acquire_slot
+    return false;
+}
+
+// The writer's slot choice for frame `seq` (PROTOCOL.md, "Writing a frame"):
+//  1. the most recently written slot whose frame every reader is past: hot
+//     in the cache (written a moment ago, read a moment ago) and no loss;
+//  2. else the free slot with the oldest frame, an empty slot first;
+//  3. else (readers raced us on every candidate) acquire_slot's search.
+// Never waits.
+inline std::optional<std::uint32_t> acquire_hot_slot(const ControlView& c, std::uint32_t slot_count,
+                                                     std::uint32_t max_readers, std::uint64_t seq,
+                                                     std::uint32_t& cursor,
+                                                     const SlotHistory& history) {
+    // relaxed: only the writer stores `latest`.
+    const std::uint64_t latest = c.header->latest.load(std::memory_order_relaxed);
+    const std::uint64_t newest = layout::latest_sequence(latest);
+    const std::uint32_t latest_slot = latest != 0 ? layout::latest_slot(latest) : slot_count;
+    if (newest > 1) {
+        const std::uint64_t consumed = consumed_sequence(c, max_readers, newest - 1);
+        // Newest first, over at most one ring's worth of frames.
+        const std::uint64_t oldest = newest > slot_count ? newest - slot_count : 0;
+        for (std::uint64_t s = consumed; s > oldest; --s) {
+            const auto i = history.slot_of(s);
+            if (i && *i != latest_slot && try_take_slot(c, *i, seq)) return *i;
+        }
+    }
+    // Oldest first: candidates in increasing (sequence, index) order.
+    std::uint64_t after_seq = 0;
+    std::uint32_t after_index = slot_count;  // nothing tried yet
+    for (;;) {
+        std::uint32_t best = slot_count;
+        std::uint64_t best_seq = 0;
+        for (std::uint32_t i = 0; i < slot_count; ++i) {
+            const std::uint64_t s = history.sequence_in(i);
+            const bool untried =
+                after_index == slot_count || s > after_seq || (s == after_seq && i > after_index);
+            if (!untried || i == latest_slot || (best != slot_count && s >= best_seq)) continue;
+            // relaxed: skip held slots before trying the handshake on them.
+            if (c.slots[i].holders.load(std::memory_order_relaxed) != 0) continue;
+            best = i;
+            best_seq = s;
+        }
+        if (best == slot_count) break;
+        if (try_take_slot(c, best, seq)) return best;
+        after_seq = best_seq;
+        after_index = best;
+    }
+    return acquire_slot(c, slot_count, seq, cursor);
 }
 
 // Publishes the frame written into slot i. One futex wake if, and only if,
@@ -231,6 +336,28 @@ inline layout::WriterState writer_state(const ControlView& c) {
 }
 
 enum class Woken { newer, state_changed, spurious, quiet };
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// The adaptive wait's first phase: busy-polls (no system call: the clock is
+// read through the vDSO, every 64 polls) until a frame newer than `after`
+// is published, the writer state changes, or `spin_ns` passes. True if
+// something happened.
+inline bool spin_for_newer(const ControlView& c, std::uint64_t after, std::int64_t spin_ns) {
+    const std::int64_t until = now_ns() + spin_ns;
+    for (std::uint32_t polls = 1;; ++polls) {
+        if (published_sequence(c) > after || writer_state(c) != layout::WriterState::live)
+            return true;
+        cpu_relax();
+        if ((polls & 63) == 0 && now_ns() >= until) return false;
+    }
+}
 
 // Sleeps on the futex until a frame newer than `after` is published, the
 // writer state changes, or timeout_ns passes quietly. A wake-up is never a
