@@ -186,14 +186,13 @@ def pixel_formats():
     return _framebus.pixel_formats()
 
 
-def list():  # noqa: A001 - framebus.list() mirrors `framebus ls`
-    """Every framebus segment, as ``framebus ls --json`` reports them."""
-    return _json.loads(_framebus.ls_json())["segments"] if hasattr(_framebus, "ls_json") \
-        else [{"name": n} for n in _framebus.segment_names()]
+def list(sample_seconds=0.0):  # noqa: A001 - framebus.list() mirrors `framebus ls`
+    """Every framebus segment: the document of ``framebus ls --json``
+    (schema "framebus.ls/1", tools/JSON.md), parsed."""
+    return _json.loads(_framebus.ls_json(float(sample_seconds)))
 
 
 def info(name):
-    """One segment in detail, as ``framebus info NAME --json`` reports it."""
-    if not hasattr(_framebus, "info_json"):
-        raise NotImplementedError("framebus.info needs the segment JSON library")
+    """One segment in detail: the document of ``framebus info NAME --json``
+    (schema "framebus.info/1"), parsed. FileNotFoundError if there is none."""
     return _json.loads(_framebus.info_json(name))

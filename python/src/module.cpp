@@ -28,6 +28,7 @@
 #include "framebus/reader.hpp"
 #include "framebus/stamp.hpp"
 #include "framebus/writer.hpp"
+#include "segment_json.hpp"
 
 namespace py = pybind11;
 namespace fb = framebus;
@@ -750,4 +751,27 @@ PYBIND11_MODULE(_framebus, m) {
         return names;
     });
     m.def("segment_names", &fb::list_segments);
+
+    // The CLI's documents (tools/JSON.md), from the library the CLI prints.
+    m.def(
+        "ls_json",
+        [](double sample_seconds) {
+            std::string text;
+            {
+                py::gil_scoped_release nogil;  // inspecting (and sampling) takes a while
+                auto listed = fb::cli::list_and_inspect();
+                fb::cli::sample_fps(listed, sample_seconds);
+                text = fb::cli::to_text(fb::cli::ls_document(listed, sample_seconds));
+            }
+            return text;
+        },
+        py::arg("sample_seconds") = 0.0);
+    m.def("info_json", [](const std::string& name) {
+        auto view = [&] {
+            py::gil_scoped_release nogil;
+            return fb::inspect(name);
+        }();
+        const std::int64_t now = fb::now_ns();
+        return fb::cli::to_text(fb::cli::info_document(unwrap(std::move(view)), now));
+    });
 }

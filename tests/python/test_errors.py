@@ -64,3 +64,37 @@ def test_another_users_segment_is_permission_error(name):
 def test_timeouts_are_checked():
     with pytest.raises(ValueError):
         framebus.Reader("x", wait=-1)
+
+
+def without_ages(document):
+    if isinstance(document, dict):
+        return {k: without_ages(v) for k, v in document.items() if "age" not in k}
+    if isinstance(document, list):
+        return [without_ages(v) for v in document]
+    return document
+
+
+def test_list_and_info_are_the_cli_documents(name):
+    import json
+    import subprocess
+
+    from conftest import CLI_BIN
+
+    with framebus.Writer(name, 64, 48) as writer:
+        reader = framebus.Reader(name)
+        with writer.acquire() as slot:
+            slot.array[:] = 1
+        listed = framebus.list()
+        assert listed["schema"] == "framebus.ls/1"
+        mine = [s for s in listed["segments"] if s["name"] == name]
+        assert len(mine) == 1 and mine[0]["state"] == "live"
+        info = framebus.info(name)
+        cli = json.loads(subprocess.run([CLI_BIN, "info", name, "--json"], capture_output=True,
+                                         text=True, check=True).stdout)
+        # The same document, field for field, except ages (they move with time).
+        assert without_ages(info) == without_ages(cli)
+        assert info["schema"] == "framebus.info/1"
+        assert len(info["readers"]) == 1
+        del reader
+    with pytest.raises(FileNotFoundError):
+        framebus.info(name)
