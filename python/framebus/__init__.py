@@ -121,15 +121,22 @@ class Reader(_framebus._Reader):
 
     def frames_iter(self, mode=None, timeout=None):
         """Yields frames until end of stream. The writer's death raises
-        WriterGone, unless follow=True (then it waits for a new writer)."""
+        WriterGone, unless follow=True (then it waits for a new writer).
+
+        A frame yielded here is released when the loop moves on, unless numpy
+        arrays of it are still alive (they keep it): keep ``frame.array`` (or
+        a copy) to use a frame later. So a loop holds one lease, not two.
+        """
         take = self.next if (mode or self.mode) == "next" else self.latest
+        previous = None
         while True:
             status = self.wait(timeout)
             if status in (WaitStatus.FRAME, WaitStatus.FOLLOWED):
-                frame = take()
-                if frame is not None:
-                    yield frame
-                frame = None  # the generator keeps no lease of its own
+                if previous is not None and previous.exports == 0:
+                    previous.release()
+                previous = take()
+                if previous is not None:
+                    yield previous
             elif status == WaitStatus.END_OF_STREAM:
                 return
             elif status == WaitStatus.TIMED_OUT:

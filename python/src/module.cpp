@@ -358,9 +358,21 @@ class PyReader {
 
     void close() {
         auto lock = lock_core(*core_);
+        if (core_->closed) return;
         core_->drain_pending();
+        const fb::Reader& reader = *core_->reader;
+        totals_ = Totals{reader.frames(), reader.skipped(), reader.last_sequence()};
         core_->closed = true;
         core_->forget_released();
+    }
+    // What a closed reader still answers: how its stream went.
+    struct Totals {
+        std::uint64_t frames = 0, skipped = 0, last_sequence = 0;
+    };
+    template <class F>
+    std::uint64_t total(F f, std::uint64_t Totals::*field) {
+        if (core_->closed) return totals_.*field;
+        return get<std::uint64_t>(f);
     }
     bool closed() const { return core_->closed; }
 
@@ -425,6 +437,7 @@ class PyReader {
     }
 
     std::shared_ptr<ReaderCore> core_;
+    Totals totals_;
 };
 
 // ---- writer side -----------------------------------------------------------
@@ -646,21 +659,21 @@ PYBIND11_MODULE(_framebus, m) {
             [](PyReader& r) {
                 return r.get<std::uint32_t>([](fb::Reader& x) { return max_leases_of(x); });
             })
-        .def_property_readonly(
-            "frames",
-            [](PyReader& r) {
-                return r.get<std::uint64_t>([](fb::Reader& x) { return x.frames(); });
-            })
-        .def_property_readonly(
-            "skipped",
-            [](PyReader& r) {
-                return r.get<std::uint64_t>([](fb::Reader& x) { return x.skipped(); });
-            })
-        .def_property_readonly(
-            "last_sequence",
-            [](PyReader& r) {
-                return r.get<std::uint64_t>([](fb::Reader& x) { return x.last_sequence(); });
-            })
+        .def_property_readonly("frames",
+                               [](PyReader& r) {
+                                   return r.total([](fb::Reader& x) { return x.frames(); },
+                                                  &PyReader::Totals::frames);
+                               })
+        .def_property_readonly("skipped",
+                               [](PyReader& r) {
+                                   return r.total([](fb::Reader& x) { return x.skipped(); },
+                                                  &PyReader::Totals::skipped);
+                               })
+        .def_property_readonly("last_sequence",
+                               [](PyReader& r) {
+                                   return r.total([](fb::Reader& x) { return x.last_sequence(); },
+                                                  &PyReader::Totals::last_sequence);
+                               })
         .def_property_readonly(
             "latest_sequence",
             [](PyReader& r) {

@@ -151,7 +151,7 @@ def test_a_killed_reader_holding_views_loses_its_leases(name, python_process):
             "reader = framebus.Reader(sys.argv[1])\n"
             "views = [reader.latest().array]\n"
             "print('holding', flush=True)\n"
-            "sys.stdin.read()\n", name)
+            "import signal; signal.pause()\n", name)
         assert read_line(holder) == "holding"
 
         def holders():
