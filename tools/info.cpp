@@ -51,7 +51,7 @@ void print_text(const SegmentView& v, std::int64_t now) {
         const bool committed = !s.writing && s.sequence != 0;
         slots.add_row({std::to_string(s.index), std::to_string(s.sequence), slot_state(s),
                        committed ? frame_size(s.format) : "-",
-                       committed ? std::to_string(s.format.stride) : "-",
+                       committed ? std::to_string(s.format.stride()) : "-",
                        committed ? duration_text(now - s.publish_ns) : "-",
                        holder_list(s.holders)});
     }

@@ -69,7 +69,7 @@ ordered_json ls_segment(const ListedSegment& entry) {
         s["height"] = newest->format.height;
         s["pixel_format"] = to_string(newest->format.pixel_format);
         s["cv_type"] = newest->format.cv_type;
-        s["stride"] = newest->format.stride;
+        s["stride"] = newest->format.stride();
     } else {
         for (const char* key : {"width", "height", "pixel_format", "cv_type", "stride"})
             s[key] = nullptr;
@@ -104,7 +104,7 @@ ordered_json info_slot(const SlotView& slot, std::int64_t now) {
         s["height"] = slot.format.height;
         s["pixel_format"] = to_string(slot.format.pixel_format);
         s["cv_type"] = slot.format.cv_type;
-        s["stride"] = slot.format.stride;
+        s["stride"] = slot.format.stride();
         s["bytes"] = slot.format.bytes();
         s["capture_ns"] = slot.capture_ns;
         s["publish_ns"] = slot.publish_ns;

@@ -56,24 +56,6 @@ Frame.publish_time = property(lambda self: _seconds(self.publish_ns),
 Frame.shape = property(lambda self: self.array.shape)
 
 
-def _frame_to_bgr(self):
-    """A new BGR array of the frame, for display (cv2.imshow) and snapshots."""
-    import cv2
-    import numpy as np
-
-    img = self.array
-    conversions = {
-        "rgb24": cv2.COLOR_RGB2BGR, "gray8": cv2.COLOR_GRAY2BGR,
-        "bgra32": cv2.COLOR_BGRA2BGR, "rgba32": cv2.COLOR_RGBA2BGR,
-    }
-    if self.format == "bgr24":
-        return np.array(img)
-    if self.format == "gray16":
-        return cv2.cvtColor((img >> 8).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(img, conversions[self.format])
-
-
-Frame.to_bgr = _frame_to_bgr
 Frame.__enter__ = lambda self: self
 Frame.__exit__ = lambda self, *exc: self.release()
 Frame.__repr__ = lambda self: (
@@ -98,26 +80,14 @@ class Reader(_framebus._Reader):
     def __init__(self, name, wait=0.0, follow=False, mode="latest"):
         if mode not in ("latest", "next"):
             raise ValueError(f"mode must be 'latest' or 'next', not {mode!r}")
-        super().__init__(name, float(wait))
+        super().__init__(name, float(wait), bool(follow))
         self.follow_writer = follow
         self.mode = mode
 
     def wait(self, timeout=None):
         """Blocks (GIL released) until a frame newer than the last one taken,
         a change of state, or the timeout (seconds; None: no limit)."""
-        status = WaitStatus(super().wait(timeout))
-        if self.follow_writer and status in (WaitStatus.REPLACED, WaitStatus.WRITER_GONE):
-            if status == WaitStatus.WRITER_GONE and not self._new_segment():
-                return status
-            if super().follow():
-                return WaitStatus.FOLLOWED
-        return status
-
-    def _new_segment(self):
-        try:
-            return super().follow()
-        except (FileNotFoundError, Error):
-            return False
+        return WaitStatus(super().wait(timeout))
 
     def frames_iter(self, mode=None, timeout=None):
         """Yields frames until end of stream. The writer's death raises
@@ -145,8 +115,7 @@ class Reader(_framebus._Reader):
             elif status == WaitStatus.WRITER_GONE:
                 if not self.follow_writer:
                     raise WriterGone(f"the writer of {self.name!r} is gone")
-                import time
-                time.sleep(0.2)  # no signal to wait on: the writer is dead; poll the name
+                # follow=True: the next wait() looks for a new writer under the name
             elif status == WaitStatus.REPLACED:
                 raise Error(f"segment {self.name!r} was replaced (open with follow=True)")
 

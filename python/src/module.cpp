@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "framebus/inspect.hpp"
+#include "framebus/opencv.hpp"
 #include "framebus/reader.hpp"
 #include "framebus/stamp.hpp"
 #include "framebus/writer.hpp"
@@ -98,6 +99,8 @@ const char* python_name(fb::WaitStatus status) {
             return "writer_gone";
         case fb::WaitStatus::replaced:
             return "replaced";
+        case fb::WaitStatus::followed:
+            return "followed";
     }
     return "unknown";
 }
@@ -153,8 +156,31 @@ ArraySpec spec_of(std::uint32_t rows, std::uint32_t cols, std::int32_t cv_type,
     return spec;
 }
 
-ArraySpec spec_of(const fb::FrameFormat& format) {
-    return spec_of(format.height, format.width, format.cv_type, format.stride);
+// The whole frame as OpenCV lays it out (I420/NV12: one CV_8UC1 array of
+// height * 3 / 2 rows; YUYV: CV_8UC2), if its planes are laid out that way.
+std::optional<ArraySpec> whole_spec_of(const fb::FrameFormat& f) {
+    if (!f.opencv_layout()) return std::nullopt;
+    const bool yuv420 =
+        f.pixel_format == fb::PixelFormat::i420 || f.pixel_format == fb::PixelFormat::nv12;
+    return spec_of(yuv420 ? f.height / 2 * 3 : f.height, f.width, f.cv_type, f.stride());
+}
+
+// One plane: Y, U, V (I420), Y, UV (NV12), or the only plane of a packed format.
+ArraySpec plane_spec_of(const fb::FrameFormat& f, std::uint32_t p) {
+    if (f.pixel_format == fb::PixelFormat::unknown)
+        return spec_of(f.height, f.width, f.cv_type, f.stride());
+    const fb::PixelFormatInfo& info = fb::format_info(f.pixel_format);
+    const bool wide = f.pixel_format == fb::PixelFormat::gray16;
+    const auto channels = static_cast<std::int32_t>(info.bytes_per_sample[p] / (wide ? 2 : 1));
+    const std::int32_t cv_type = (wide ? 2 : 0) | ((channels - 1) << 3);
+    return spec_of(static_cast<std::uint32_t>(f.plane_rows(p)), f.width >> info.x_shift[p], cv_type,
+                   f.planes[p].stride);
+}
+
+ArraySpec whole_or_raise(const fb::FrameFormat& f) {
+    auto spec = whole_spec_of(f);
+    if (!spec) throw py::value_error("the planes are not in OpenCV's layout: use .planes");
+    return *spec;
 }
 
 // ---- reader side -----------------------------------------------------------
@@ -246,8 +272,6 @@ void ReaderCore::forget_released() {
         auto frame = weak.lock();
         return !frame || !frame->lease;
     });
-    // A closed reader goes once its last lease is back (v1 leases point at it).
-    if (closed && in_place.empty()) reader.reset();
 }
 
 // The base object of every array over a frame or a slot being written.
@@ -275,7 +299,36 @@ class Frame {
     py::array array() const {
         check_usable();
         auto base = py::cast(std::make_unique<FrameView>(state_));
-        return view_array(spec_of(state_->info.format), state_->data, base, false);
+        return view_array(whole_or_raise(state_->info.format), state_->data, base, false);
+    }
+    py::list planes() const {
+        check_usable();
+        py::list planes;
+        const fb::FrameFormat& f = state_->info.format;
+        for (std::uint32_t p = 0; p < f.plane_count; ++p) {
+            auto base = py::cast(std::make_unique<FrameView>(state_));
+            planes.append(
+                view_array(plane_spec_of(f, p), state_->data + f.planes[p].offset, base, false));
+        }
+        return planes;
+    }
+    py::array to_bgr() const {
+        check_usable();
+        const fb::FrameFormat& f = state_->info.format;
+        py::array_t<std::uint8_t> bgr({static_cast<py::ssize_t>(f.height),
+                                       static_cast<py::ssize_t>(f.width), py::ssize_t{3}});
+        cv::Mat into(static_cast<int>(f.height), static_cast<int>(f.width), CV_8UC3,
+                     bgr.mutable_data());
+        const std::byte* data = state_->data;
+        bool ok = false;
+        {
+            py::gil_scoped_release nogil;  // the frame stays leased: we hold its state
+            ok = fb::to_bgr(data, f, into);
+        }
+        if (!ok) throw py::value_error("cannot convert this frame's format to BGR");
+        if (into.data != bgr.mutable_data())  // reallocated (cannot happen: same size and type)
+            throw std::runtime_error("to_bgr reallocated its destination");
+        return bgr;
     }
     // Exports that are still alive; release() refuses while this is not 0.
     std::size_t exports() const { return state_->exports; }
@@ -308,14 +361,15 @@ class Frame {
     std::shared_ptr<FrameState> state_;
 };
 
-std::uint32_t max_leases_of(const fb::Reader&) {
-    return 1;  // layout v1: one lease per reader
+std::uint32_t max_leases_of(const fb::Reader& reader) {
+    return reader.max_leases();
 }
 
 class PyReader {
   public:
-    PyReader(const std::string& name, double wait) {
+    PyReader(const std::string& name, double wait, bool follow) {
         fb::ReaderOptions options;
+        options.follow = follow;
         options.wait_for_segment =
             std::chrono::duration_cast<std::chrono::milliseconds>(to_ns(wait));
         fb::Result<fb::Reader> opened = [&] {
@@ -352,7 +406,6 @@ class PyReader {
     bool follow() {
         auto lock = lock_core(*core_);
         core_->drain_pending();
-        detach_unexported();  // layout v1: no lease may be held across a follow
         return unwrap(open_reader().follow());
     }
 
@@ -363,6 +416,8 @@ class PyReader {
         const fb::Reader& reader = *core_->reader;
         totals_ = Totals{reader.frames(), reader.skipped(), reader.last_sequence()};
         core_->closed = true;
+        core_->reader->close();  // leases still out keep their slots
+        core_->reader.reset();
         core_->forget_released();
     }
     // What a closed reader still answers: how its stream went.
@@ -468,7 +523,17 @@ class PyWriteSlot {
     py::array array() const {
         auto& slot = open_slot();
         auto base = py::cast(std::make_unique<SlotView>(state_));
-        return view_array(spec_of(slot.format()), slot.data(), base, true);
+        return view_array(whole_or_raise(slot.format()), slot.data(), base, true);
+    }
+    py::list planes() const {
+        auto& slot = open_slot();
+        py::list planes;
+        const fb::FrameFormat& f = slot.format();
+        for (std::uint32_t p = 0; p < f.plane_count; ++p) {
+            auto base = py::cast(std::make_unique<SlotView>(state_));
+            planes.append(view_array(plane_spec_of(f, p), slot.plane(p), base, true));
+        }
+        return planes;
     }
     std::size_t exports() const { return state_->exports; }
 
@@ -522,7 +587,7 @@ class PyWriter {
         options.slot_capacity = slot_capacity;
         options.mode = mode;
         options.keep = keep;
-        (void)leases_per_reader;  // layout v1: one lease per reader
+        if (leases_per_reader != 0) options.leases_per_reader = leases_per_reader;
         format_ = format_of(width, height, format);
         options.initial_format = format_;
         core_ = std::make_shared<WriterCore>(unwrap(fb::Writer::create(options)));
@@ -534,6 +599,10 @@ class PyWriter {
         if (!pixel_format || *pixel_format == fb::PixelFormat::unknown)
             throw py::value_error("unknown pixel format '" + name + "'");
         if (width == 0 || height == 0) throw py::value_error("width and height must be > 0");
+        const std::uint32_t multiple = fb::format_info(*pixel_format).size_multiple;
+        if (width % multiple != 0 || height % multiple != 0)
+            throw py::value_error(name + " frames need a width and height that are multiples of " +
+                                  std::to_string(multiple));
         return fb::FrameFormat::packed(width, height, *pixel_format);
     }
 
@@ -587,7 +656,12 @@ py::dict format_dict(const fb::FrameFormat& f) {
     d["height"] = f.height;
     d["format"] = fb::to_string(f.pixel_format);
     d["cv_type"] = f.cv_type;
-    d["stride"] = f.stride;
+    d["stride"] = f.stride();
+    py::list planes;
+    for (std::uint32_t p = 0; p < f.plane_count; ++p)
+        planes.append(py::dict(py::arg("offset") = f.planes[p].offset,
+                               py::arg("stride") = f.planes[p].stride));
+    d["planes"] = planes;
     d["bytes"] = f.bytes();
     return d;
 }
@@ -623,6 +697,9 @@ PYBIND11_MODULE(_framebus, m) {
         .def_property_readonly("array", &Frame::array,
                                "Read-only numpy view of the frame in place (a copy past the "
                                "reader's lease cap); keeps the frame alive")
+        .def_property_readonly("planes", &Frame::planes,
+                               "Read-only numpy views of each plane (Y, U, V / Y, UV / the one)")
+        .def("to_bgr", &Frame::to_bgr, "A new BGR array of the frame (display, snapshots)")
         .def_property_readonly("exports", &Frame::exports)
         .def("release", &Frame::release,
              "Give the slot back now. BufferError while numpy arrays point into it.")
@@ -645,7 +722,8 @@ PYBIND11_MODULE(_framebus, m) {
         });
 
     py::class_<PyReader>(m, "_Reader")
-        .def(py::init<const std::string&, double>(), py::arg("name"), py::arg("wait") = 0.0)
+        .def(py::init<const std::string&, double, bool>(), py::arg("name"), py::arg("wait") = 0.0,
+             py::arg("follow") = false)
         .def("latest", &PyReader::latest)
         .def("next", &PyReader::next)
         .def("wait", &PyReader::wait, py::arg("timeout") = py::none())
@@ -680,6 +758,16 @@ PYBIND11_MODULE(_framebus, m) {
                 return r.get<std::uint64_t>([](fb::Reader& x) { return x.latest_sequence(); });
             })
         .def_property_readonly(
+            "writer_restarts",
+            [](PyReader& r) {
+                return r.get<std::uint64_t>([](fb::Reader& x) { return x.writer_restarts(); });
+            })
+        .def_property_readonly(
+            "follows",
+            [](PyReader& r) {
+                return r.get<std::uint64_t>([](fb::Reader& x) { return x.follows(); });
+            })
+        .def_property_readonly(
             "writer_pid",
             [](PyReader& r) {
                 return r.get<std::uint32_t>([](fb::Reader& x) { return x.writer_pid(); });
@@ -699,6 +787,7 @@ PYBIND11_MODULE(_framebus, m) {
     py::class_<PyWriteSlot>(m, "WriteSlot")
         .def_property_readonly("array", &PyWriteSlot::array,
                                "Writable numpy view of the slot; keeps the slot alive")
+        .def_property_readonly("planes", &PyWriteSlot::planes)
         .def_property_readonly("exports", &PyWriteSlot::exports)
         .def("commit", &PyWriteSlot::commit, py::arg("capture_time") = py::none(),
              "Publish the frame. BufferError while numpy arrays point into the slot.")
@@ -744,6 +833,9 @@ PYBIND11_MODULE(_framebus, m) {
                                [](const PyWriter& w) { return w.open_writer().slot_capacity(); })
         .def_property_readonly("max_readers",
                                [](const PyWriter& w) { return w.open_writer().max_readers(); })
+        .def_property_readonly(
+            "leases_per_reader",
+            [](const PyWriter& w) { return w.open_writer().leases_per_reader(); })
         .def_property_readonly("readers_attached",
                                [](const PyWriter& w) { return w.open_writer().readers_attached(); })
         .def_property_readonly("stats", [](const PyWriter& w) {
@@ -758,9 +850,7 @@ PYBIND11_MODULE(_framebus, m) {
 
     m.def("pixel_formats", [] {
         std::vector<std::string> names;
-        for (auto f : {fb::PixelFormat::bgr24, fb::PixelFormat::rgb24, fb::PixelFormat::gray8,
-                       fb::PixelFormat::bgra32, fb::PixelFormat::rgba32, fb::PixelFormat::gray16})
-            names.emplace_back(fb::to_string(f));
+        for (const fb::PixelFormatInfo& info : fb::pixel_formats()) names.emplace_back(info.name);
         return names;
     });
     m.def("segment_names", &fb::list_segments);

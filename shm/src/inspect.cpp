@@ -41,6 +41,7 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
     v.slot_capacity = g.slot_capacity;
     v.slot_count = g.slot_count;
     v.max_readers = g.max_readers;
+    v.leases_per_reader = g.leases_per_reader;
     v.created_realtime_ns = g.created_realtime_ns;
     v.mode = g.mode;
     v.owner_uid = g.owner_uid;
@@ -59,8 +60,7 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
         return corrupt("latest points past the slots");
     v.heartbeat_ns = load_field<std::int64_t>(bytes, offsetof(SegmentHeader, heartbeat_ns));
     if (!plausible_timestamp(v.heartbeat_ns)) return corrupt("heartbeat off the clock");
-    v.frames_published =
-        load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_published));
+    v.frames_published = v.latest_sequence;
     v.frames_dropped = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_dropped));
     v.waiters = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, waiters));
 
@@ -85,7 +85,16 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
             const auto pf =
                 load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, pixel_format));
             f.pixel_format = static_cast<PixelFormat>(pf);  // frame_fits checks the range
-            f.stride = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, stride));
+            f.plane_count =
+                load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, plane_count));
+            for (std::uint32_t p = 0; p < kMaxPlanes; ++p) {
+                const std::size_t plane =
+                    base + offsetof(SlotHeader, planes) + p * sizeof(SlotHeader::PlaneLayout);
+                f.planes[p].offset = load_field<std::uint64_t>(
+                    bytes, plane + offsetof(SlotHeader::PlaneLayout, offset));
+                f.planes[p].stride = load_field<std::uint64_t>(
+                    bytes, plane + offsetof(SlotHeader::PlaneLayout, stride));
+            }
             const auto frame_bytes =
                 load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, bytes));
             if (!frame_fits(f, g.slot_capacity) || frame_bytes != f.bytes())
@@ -153,28 +162,59 @@ Result<Snapshot> snapshot(const std::string& name, detail::SegmentFile::Access a
 }
 }  // namespace
 
+namespace {
+std::uint64_t slot_state(const std::vector<std::byte>& bytes, std::uint32_t i) {
+    const std::size_t at =
+        layout::slots_offset() + std::size_t{i} * sizeof(SlotHeader) + offsetof(SlotHeader, state);
+    return at + sizeof(std::uint64_t) <= bytes.size()
+               ? load_field<std::uint64_t>(std::span<const std::byte>(bytes), at)
+               : 0;
+}
+}  // namespace
+
 Result<SegmentView> inspect(const std::string& name) {
-    auto snap = snapshot(name, detail::SegmentFile::Access::read_only);
-    if (!snap) return snap.error();
-    auto view = parse_segment(snap->bytes, snap->file.size());
-    // The snapshot is read while the writer runs: a slot's description being
-    // rewritten for a new shape can read torn. Look again before calling the
-    // segment corrupt (its header was valid).
-    for (int again = 0; again < 3 && !view && view.error().code == Errc::corrupt; ++again) {
-        snap = snapshot(name, detail::SegmentFile::Access::read_only);
-        if (!snap) return snap.error();
-        view = parse_segment(snap->bytes, snap->file.size());
+    // A seqlock reader: the description of slot i is read (in `middle`)
+    // between two reads of its state (`before`, `after`). The writer marks a
+    // slot WRITING before it touches the description, and a committed
+    // sequence never comes back, so an unchanged committed state around the
+    // read means the description read is the one committed with it.
+    constexpr int kAttempts = 5;
+    Result<SegmentView> view = Error{Errc::corrupt, "not read"};
+    Result<Snapshot> middle = Error{Errc::corrupt, "not read"};
+    std::vector<std::uint32_t> changing;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        auto before = snapshot(name, detail::SegmentFile::Access::read_only);
+        if (!before) return before.error();
+        middle = snapshot(name, detail::SegmentFile::Access::read_only);
+        if (!middle) return middle.error();
+        auto after = snapshot(name, detail::SegmentFile::Access::read_only);
+        if (!after) return after.error();
+        changing.clear();
+        for (std::uint32_t i = 0; i < middle->geometry.slot_count; ++i) {
+            const std::uint64_t state = slot_state(middle->bytes, i);
+            if (slot_state(before->bytes, i) != state || slot_state(after->bytes, i) != state)
+                changing.push_back(i);
+        }
+        view = parse_segment(middle->bytes, middle->file.size());
+        if (changing.empty()) break;  // consistent: whatever parse said is the truth
     }
     if (!view) {
         Error e = view.error();
         e.message = segment_path(name) + ": " + e.message;
         return e;
     }
+    // Slots that kept changing under us: their description is not known.
+    for (std::uint32_t i : changing) {
+        SlotView& s = view->slots[i];
+        s.writing = true;
+        s.format = FrameFormat{};
+        s.capture_ns = s.publish_ns = 0;
+    }
     view->name = name;
-    view->writer_alive = detail::writer_alive(snap->file.fd(), snap->geometry);
+    view->writer_alive = detail::writer_alive(middle->file.fd(), middle->geometry);
     for (ReaderView& r : view->readers)
         r.alive =
-            r.pid != 0 && sys::probe_lock(snap->file.fd(), layout::reader_lock_byte(r.index)) ==
+            r.pid != 0 && sys::probe_lock(middle->file.fd(), layout::reader_lock_byte(r.index)) ==
                               sys::LockProbe::locked;
     return view;
 }

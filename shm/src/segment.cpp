@@ -32,12 +32,16 @@ template std::uint64_t load_field<std::uint64_t>(std::span<const std::byte>, std
 template std::int64_t load_field<std::int64_t>(std::span<const std::byte>, std::size_t);
 
 Result<Geometry> plan_geometry(std::uint32_t slot_count, std::uint32_t max_readers,
-                               std::uint64_t slot_capacity) {
+                               std::uint32_t leases_per_reader, std::uint64_t slot_capacity) {
     using namespace layout;
     if (max_readers < 1 || max_readers > kMaxReaders)
         return Error{Errc::invalid_argument, "max readers must be 1.." +
                                                  std::to_string(kMaxReaders) + ", not " +
                                                  std::to_string(max_readers)};
+    if (leases_per_reader < 1 || leases_per_reader > kMaxLeasesPerReader)
+        return Error{Errc::invalid_argument, "leases per reader must be 1.." +
+                                                 std::to_string(kMaxLeasesPerReader) + ", not " +
+                                                 std::to_string(leases_per_reader)};
     if (slot_count < 1 || slot_count > kMaxSlots)
         return Error{Errc::invalid_argument, "slots must be 1.." + std::to_string(kMaxSlots) +
                                                  ", not " + std::to_string(slot_count)};
@@ -49,6 +53,7 @@ Result<Geometry> plan_geometry(std::uint32_t slot_count, std::uint32_t max_reade
     g.layout_version = kLayoutVersion;
     g.slot_count = slot_count;
     g.max_readers = max_readers;
+    g.leases_per_reader = leases_per_reader;
     g.slot_capacity = slot_capacity;
     g.slot_stride = round_up(slot_capacity, kPage);
     g.data_offset = round_up(control_size(slot_count, max_readers), kPage);
@@ -75,10 +80,16 @@ Result<Geometry> read_header(std::span<const std::byte> bytes, std::uint64_t obj
     // is noise after the magic, not a version.
     if (g.layout_version > kLayoutVersion + 1000)
         return corrupt("implausible layout version " + std::to_string(g.layout_version));
-    if (g.layout_version != kLayoutVersion)
+    if (g.layout_version < kLayoutVersion)
         return Error{Errc::version_mismatch,
-                     where + " has layout version " + std::to_string(g.layout_version) +
-                         "; this build reads version " + std::to_string(kLayoutVersion)};
+                     where + " was made by an older framebus; restart its writer (layout version " +
+                         std::to_string(g.layout_version) + ", this build reads " +
+                         std::to_string(kLayoutVersion) + ")"};
+    if (g.layout_version > kLayoutVersion)
+        return Error{Errc::version_mismatch,
+                     where + " was made by a newer framebus (layout version " +
+                         std::to_string(g.layout_version) + "); this build reads version " +
+                         std::to_string(kLayoutVersion)};
     if (load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, header_size)) !=
         sizeof(SegmentHeader))
         return corrupt("wrong header size");
@@ -88,9 +99,11 @@ Result<Geometry> read_header(std::span<const std::byte> bytes, std::uint64_t obj
     g.slot_capacity = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, slot_capacity));
     g.slot_count = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, slot_count));
     g.max_readers = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, max_readers));
+    g.leases_per_reader =
+        load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, leases_per_reader));
 
     // Recompute the geometry from the counts; every derived field must agree.
-    auto planned = plan_geometry(g.slot_count, g.max_readers, g.slot_capacity);
+    auto planned = plan_geometry(g.slot_count, g.max_readers, g.leases_per_reader, g.slot_capacity);
     if (!planned) return corrupt(planned.error().message);
     if (planned->slot_stride != g.slot_stride || planned->data_offset != g.data_offset ||
         planned->total_size != g.total_size)

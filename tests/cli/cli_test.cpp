@@ -271,7 +271,7 @@ TEST(CliLiveWriter, InfoTextNamesEverything) {
     CliResult r = run_cli({"info", name});
     expect_exit(r, 0, "info");
     for (const std::string& text :
-         {"segment      " + name, std::string("layout       version 1"),
+         {"segment      " + name, "layout       version " + std::to_string(layout::kLayoutVersion),
           std::string("mode         0600"),
           "writer       pid " + std::to_string(writer.pid()) + ", alive, live",
           std::string("2 published, 0 dropped, latest sequence 2"), std::string("SLOT"),
@@ -635,8 +635,15 @@ TEST(CliCorrupt, OtherLayoutVersionIsListedWithItsReason) {
     const std::string name = test::unique_name("cli-version");
     ShmFileGuard guard(name);
     test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion + 1));
-    expect_corrupt_handling(name,
-                            "has layout version " + std::to_string(layout::kLayoutVersion + 1));
+    expect_corrupt_handling(name, "made by a newer framebus (layout version " +
+                                      std::to_string(layout::kLayoutVersion + 1) + ")");
+}
+
+TEST(CliCorrupt, OlderLayoutVersionIsListedWithItsReason) {
+    const std::string name = test::unique_name("cli-older");
+    ShmFileGuard guard(name);
+    test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion - 1));
+    expect_corrupt_handling(name, "made by an older framebus; restart its writer");
 }
 
 // --- watch ---------------------------------------------------------------------------

@@ -88,8 +88,9 @@ TEST_F(ValidSegment, ParsesWithEveryFieldAsWritten) {
     auto view = parse();
     ASSERT_TRUE(view) << view.error().message;
     EXPECT_EQ(view->name, name_);
-    EXPECT_EQ(view->slot_count, 6u);  // max_readers + 2
+    EXPECT_EQ(view->slot_count, 10u);  // max_readers * leases_per_reader + 2
     EXPECT_EQ(view->max_readers, 4u);
+    EXPECT_EQ(view->leases_per_reader, 2u);
     EXPECT_EQ(view->slot_capacity, 32u * 8 * 3);
     EXPECT_EQ(view->latest_sequence, 2u);
     EXPECT_EQ(view->frames_published, 2u);
@@ -108,7 +109,12 @@ TEST_F(ValidSegment, WrongMagicIsNotFramebus) {
 TEST_F(ValidSegment, UnfinishedOrOtherVersionIsRejected) {
     poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 0);
     EXPECT_EQ(parse_error(), Errc::corrupt);
-    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 2);
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 1);
+    EXPECT_EQ(parse_error(), Errc::version_mismatch);
+    EXPECT_NE(parse().error().message.find("made by an older framebus; restart its writer"),
+              std::string::npos)
+        << parse().error().message;
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 3);
     EXPECT_EQ(parse_error(), Errc::version_mismatch);
     poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 0x5a5a5a5a);
     EXPECT_EQ(parse_error(), Errc::corrupt) << "noise after the magic is not a version";
