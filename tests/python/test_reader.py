@@ -117,3 +117,20 @@ def test_python_and_cpp_readers_share_one_writer(name, start_writer, processes):
     code, out, err = cpp.finish()
     assert code == 0, err
     assert "mismatches=0" in out
+
+
+def test_follow_through_a_bigger_frame(name):
+    with framebus.Writer(name, 64, 48) as writer:
+        reader = framebus.Reader(name, follow=True)
+        with writer.acquire() as slot:
+            slot.array[:] = 1
+        small = reader.latest()
+        with writer.acquire(width=640, height=480) as slot:  # does not fit: a new segment
+            slot.array[:] = 2
+        assert writer.stats["replaced"] == 1
+        statuses = [reader.wait(5) for _ in range(2)]
+        assert "followed" in statuses
+        frame = reader.latest()
+        assert frame.array.shape == (480, 640, 3) and (frame.array == 2).all()
+        assert (small.array == 1).all()  # the old segment's lease is still good
+        assert reader.follows == 1
