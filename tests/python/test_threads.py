@@ -58,3 +58,24 @@ def test_frames_dropped_by_another_thread_during_a_wait_are_released(name):
         assert reader.wait(0.4) == "timed_out"  # nothing newer; the release queued meanwhile
         dropper.join()
         assert reader.leases_held == 0
+
+
+def test_ctrl_c_interrupts_a_blocked_iteration(name, python_process):
+    import signal
+
+    from conftest import read_line
+
+    with framebus.Writer(name, 64, 48):
+        reader = python_process(
+            "import sys, framebus\n"
+            "with framebus.Reader(sys.argv[1]) as reader:\n"
+            "    try:\n"
+            "        print('waiting', flush=True)\n"
+            "        for frame in reader:\n"
+            "            pass\n"
+            "    except KeyboardInterrupt:\n"
+            "        print('interrupted', flush=True)\n", name)
+        assert read_line(reader) == "waiting"
+        reader.signal(signal.SIGINT)
+        code, out, err = reader.finish(timeout=10)
+        assert code == 0 and out.strip() == "interrupted", err
