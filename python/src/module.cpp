@@ -319,10 +319,11 @@ class Frame {
                                        static_cast<py::ssize_t>(f.width), py::ssize_t{3}});
         cv::Mat into(static_cast<int>(f.height), static_cast<int>(f.width), CV_8UC3,
                      bgr.mutable_data());
+        const FrameView in_use(state_);  // an export: no release or copy-out meanwhile
         const std::byte* data = state_->data;
         bool ok = false;
         {
-            py::gil_scoped_release nogil;  // the frame stays leased: we hold its state
+            py::gil_scoped_release nogil;
             ok = fb::to_bgr(data, f, into);
         }
         if (!ok) throw py::value_error("cannot convert this frame's format to BGR");
