@@ -176,6 +176,10 @@ def make_sender(transport, name, shape, nbytes, data_fd):
                 time.sleep(0.01)
             socket.close(linger=0)
             context.term()
+            try:
+                os.unlink(f"/tmp/{name}.ipc")
+            except FileNotFoundError:
+                pass
 
         return send, close
     raise SystemExit(f"unknown transport {transport}")
