@@ -14,6 +14,7 @@ packages=(
   ccache                   # rebuilds of unchanged files are free
   nlohmann-json3-dev       # JSON everywhere (CLI, report, tests)
   pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-zmq python3-opencv # python/
+  python3-dev              # the headers python/ builds against (pybind11-dev does not pull them in)
   python3-flask python3-grpcio python3-grpc-tools # bench/: the Flask MJPEG and gRPC baselines
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev # gst/, rtsp/
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-tools gstreamer1.0-libav

@@ -110,17 +110,21 @@ class SlotHistory {
 // it or an older one again, so overwriting it costs no reader a frame (a
 // reader that has leased nothing yet counts 0: then nothing is consumed). `last_sequence` is the
 // reader's own relaxed statistic: a stale value is a lower one, which only makes the choice more
-// careful. No reader: everything published is consumed.
+// careful. No reader: nothing is consumed, so the ring keeps its history.
 inline std::uint64_t consumed_sequence(const ControlView& c, std::uint32_t max_readers,
                                        std::uint64_t newest) {
     std::uint64_t consumed = newest;
+    bool any_reader = false;
     for (std::uint32_t r = 0; r < max_readers && consumed != 0; ++r) {
         const layout::ReaderEntry& e = c.readers[r];
         // relaxed: see above; pid 0 is a free entry.
         if (e.pid.load(std::memory_order_relaxed) == 0) continue;
+        any_reader = true;
         consumed = std::min(consumed, e.last_sequence.load(std::memory_order_relaxed));
     }
-    return consumed;
+    // Nobody reads: keep the ring's history (oldest first), which tools and
+    // readers that attach later see; the hot choice is for frames being read.
+    return any_reader ? consumed : 0;
 }
 
 // (W1) + (W2) on one slot, exactly as in acquire_slot: true if it is ours.
