@@ -94,9 +94,12 @@ std::string media_launch_line(const Options& options, const std::string& segment
     switch (options.codec) {
         case Codec::h264:
             return fmt::format(
+                // One encoder thread, no sliced threads: FFmpeg's RTSP client (OpenCV,
+                // framebus-writer, ffplay) shows corrupt frames with x264's sliced
+                // output, and frame threads would add frames of latency.
                 "( {} ! videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency "
-                "speed-preset=ultrafast bitrate={} key-int-max=30 ! rtph264pay name=pay0 pt=96 "
-                "config-interval=-1 )",
+                "speed-preset=ultrafast bitrate={} key-int-max=30 threads=1 sliced-threads=false "
+                "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
                 source, options.bitrate_kbps);
         case Codec::jpeg:
             return fmt::format(
