@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -101,6 +102,7 @@ class Latencies:
         self.frames += 1
         if self.started is None:
             self.started = received
+            print("first frame", flush=True)  # the orchestrator starts its clock
         if received - self.started < WARMUP_SECONDS * 1_000_000:
             return  # connections, encoders and HTTP/2 windows settle first
         if self.first is None:
@@ -337,7 +339,12 @@ class Case:
         return self.start([PYTHON, HERE, "--role", name, *extra], stdout=stdout)
 
     def measure(self, receiver, seconds):
-        time.sleep(WARMUP_SECONDS + 1.5)  # connect, first frames, warm-up
+        # The first frame can take seconds (RTSP setup, FFmpeg's stream
+        # probing, HTTP/2 windows); then the receiver's warm-up; then the window.
+        ready, _, _ = select.select([receiver.stdout], [], [], 60)
+        if ready:
+            receiver.stdout.readline()
+        time.sleep(WARMUP_SECONDS + 0.5)
         pids = [p.pid for p in self.processes]
         before, start = cpu_seconds(pids), time.monotonic()
         time.sleep(seconds)

@@ -10,7 +10,6 @@
 #include <optional>
 #include <string>
 
-#include "bus_compat.hpp"
 #include "framebus/writer.hpp"
 #include "video_format.hpp"
 
@@ -95,9 +94,7 @@ gboolean sink_set_caps(GstBaseSink* base, GstCaps* caps) {
         options.name = s.segment.empty() ? std::string(GST_OBJECT_NAME(self)) : s.segment;
         options.slots = s.slots;
         options.max_readers = s.max_readers;
-#if FRAMEBUS_GST_LAYOUT_V2
         options.leases_per_reader = s.leases_per_reader;
-#endif
         options.mode = s.mode;
         GST_OBJECT_UNLOCK(self);
         options.initial_format = *format;
@@ -141,7 +138,7 @@ GstFlowReturn sink_render(GstBaseSink* base, GstBuffer* buffer) {
     }
     const framebus::FrameFormat& format = slot->format();
     for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&frame); ++p) {
-        const framebus::gst::PlaneLayout plane = framebus::gst::plane_layout(format, p);
+        const framebus::Plane& plane = format.planes[p];
         const auto* from = static_cast<const std::byte*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, p));
         const auto from_stride = static_cast<std::size_t>(GST_VIDEO_FRAME_PLANE_STRIDE(&frame, p));
         std::byte* to = slot->data() + plane.offset;

@@ -12,7 +12,6 @@
 #include <mutex>
 #include <string>
 
-#include "bus_compat.hpp"
 #include "framebus/reader.hpp"
 #include "shared_reader.hpp"
 #include "video_format.hpp"
@@ -115,9 +114,7 @@ std::string segment_name(GstFramebusSrc* self) {
 bool open_reader(GstFramebusSrc* self, bool follow, framebus::Error* error) {
     SrcState& s = *self->state;
     framebus::ReaderOptions options;
-#if FRAMEBUS_GST_LAYOUT_V2
     options.follow = follow;
-#endif
     auto reader = framebus::Reader::open(s.opened_name, options);
     if (!reader) {
         if (follow && reader.error().code == framebus::Errc::not_found) return false;
@@ -129,7 +126,7 @@ bool open_reader(GstFramebusSrc* self, bool follow, framebus::Error* error) {
     s.shared = std::move(shared);
     GST_OBJECT_UNLOCK(self);
     GST_INFO_OBJECT(self, "reading segment '%s' (up to %u leases per reader)",
-                    s.opened_name.c_str(), framebus::gst::reader_max_leases(s.shared->reader()));
+                    s.opened_name.c_str(), s.shared->reader().max_leases());
     return true;
 }
 
@@ -210,7 +207,7 @@ GstBuffer* buffer_of(GstFramebusSrc* self, framebus::Lease lease) {
     const GstVideoInfo default_info = s.default_info;
     GST_OBJECT_UNLOCK(self);
 
-    const std::uint32_t reader_cap = framebus::gst::reader_max_leases(shared.reader());
+    const std::uint32_t reader_cap = shared.reader().max_leases();
     // One of the reader's leases stays free, so a frame can always be copied.
     std::uint32_t cap = reader_cap > 0 ? reader_cap - 1 : 0;
     if (max_leases_property != 0 && max_leases_property < cap) cap = max_leases_property;
@@ -402,26 +399,24 @@ GstFlowReturn src_create(GstPushSrc* push, GstBuffer** out) {
                 GST_INFO_OBJECT(self, "segment '%s': %s", s.opened_name.c_str(),
                                 framebus::to_string(status));
                 return GST_FLOW_EOS;
-#if FRAMEBUS_GST_LAYOUT_V2
             case framebus::WaitStatus::followed:
                 s.followed_since_last = true;
                 GST_INFO_OBJECT(self, "segment '%s': followed to a new segment",
                                 s.opened_name.c_str());
                 break;
-#endif
-            case framebus::WaitStatus::replaced:
-                if (!follow) {
-                    GST_INFO_OBJECT(self, "segment '%s' replaced: end of this stream",
-                                    s.opened_name.c_str());
+            case framebus::WaitStatus::replaced: {
+                // The same writer made a bigger segment (a shape change): not a
+                // restart, so even without follow=true the stream goes on. Buffers
+                // still out keep the old segment until they are freed.
+                auto switched = shared.reader().follow();
+                if (!switched) {
+                    GST_INFO_OBJECT(self, "segment '%s' replaced and gone: %s",
+                                    s.opened_name.c_str(), switched.error().message.c_str());
                     return GST_FLOW_EOS;
                 }
-#if !FRAMEBUS_GST_LAYOUT_V2
-                if (shared.lent() == 0) {
-                    auto followed = shared.reader().follow();
-                    if (followed && *followed) s.followed_since_last = true;
-                }
-#endif
+                if (*switched) s.followed_since_last = true;
                 break;
+            }
         }
     }
 }

@@ -4,8 +4,6 @@
 #include <cstring>
 #include <utility>
 
-#include "bus_compat.hpp"
-
 namespace framebus::gst {
 
 namespace {
@@ -17,11 +15,9 @@ constexpr std::array kFormats = {
     std::pair{PixelFormat::gray16, GST_VIDEO_FORMAT_GRAY16_LE},
     std::pair{PixelFormat::bgra32, GST_VIDEO_FORMAT_BGRA},
     std::pair{PixelFormat::rgba32, GST_VIDEO_FORMAT_RGBA},
-#if FRAMEBUS_GST_LAYOUT_V2
     std::pair{PixelFormat::i420, GST_VIDEO_FORMAT_I420},
     std::pair{PixelFormat::nv12, GST_VIDEO_FORMAT_NV12},
     std::pair{PixelFormat::yuyv, GST_VIDEO_FORMAT_YUY2},
-#endif
 };
 
 }  // namespace
@@ -59,9 +55,9 @@ bool video_info_of(const FrameFormat& format, GstVideoInfo& info) {
     const GstVideoFormat gst_format = to_gst(format.pixel_format);
     if (gst_format == GST_VIDEO_FORMAT_UNKNOWN) return false;
     if (!gst_video_info_set_format(&info, gst_format, format.width, format.height)) return false;
-    if (GST_VIDEO_INFO_N_PLANES(&info) != plane_count(format)) return false;
-    for (std::uint32_t p = 0; p < plane_count(format); ++p) {
-        const PlaneLayout plane = plane_layout(format, p);
+    if (GST_VIDEO_INFO_N_PLANES(&info) != format.plane_count) return false;
+    for (std::uint32_t p = 0; p < format.plane_count; ++p) {
+        const Plane& plane = format.planes[p];
         info.offset[p] = plane.offset;
         info.stride[p] = static_cast<gint>(plane.stride);
     }

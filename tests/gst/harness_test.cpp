@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "bus_compat.hpp"
 #include "framebus/inspect.hpp"
 #include "framebus/reader.hpp"
 #include "framebus/writer.hpp"
@@ -69,9 +68,7 @@ std::vector<PixelFormat> all_formats() {
     std::vector<PixelFormat> formats = {PixelFormat::bgr24,  PixelFormat::rgb24,
                                         PixelFormat::gray8,  PixelFormat::gray16,
                                         PixelFormat::bgra32, PixelFormat::rgba32};
-#if FRAMEBUS_GST_LAYOUT_V2
     formats.insert(formats.end(), {PixelFormat::i420, PixelFormat::nv12, PixelFormat::yuyv});
-#endif
     return formats;
 }
 
@@ -145,11 +142,10 @@ TEST_F(GstElementTest, SourceCapsAndVideoMetaComeFromTheSlot) {
 
         GstVideoMeta* meta = gst_buffer_get_video_meta(buffer);
         ASSERT_NE(meta, nullptr);
-        ASSERT_EQ(meta->n_planes, gst::plane_count(format));
+        ASSERT_EQ(meta->n_planes, format.plane_count);
         for (guint p = 0; p < meta->n_planes; ++p) {
-            EXPECT_EQ(meta->offset[p], gst::plane_layout(format, p).offset);
-            EXPECT_EQ(static_cast<std::uint64_t>(meta->stride[p]),
-                      gst::plane_layout(format, p).stride);
+            EXPECT_EQ(meta->offset[p], format.planes[p].offset);
+            EXPECT_EQ(static_cast<std::uint64_t>(meta->stride[p]), format.planes[p].stride);
         }
         EXPECT_TRUE(buffer_matches(buffer, format, 5));
         EXPECT_EQ(GST_BUFFER_OFFSET(buffer), 1u);  // the frame's sequence
@@ -220,7 +216,7 @@ TEST_F(GstElementTest, BuffersPastTheLeaseCapAreCopiedAndTheWriterNeverWaits) {
     g_object_get(h->element, "copies", &copies, "leases-held", &leases, nullptr);
     auto reader = Reader::open(name_);
     ASSERT_TRUE(reader);
-    const std::uint32_t cap = gst::reader_max_leases(*reader) - 1;
+    const std::uint32_t cap = reader->max_leases() - 1;
     EXPECT_EQ(leases, cap);
     EXPECT_EQ(copies, kFrames - cap);
     EXPECT_EQ(held_slots(), cap);
@@ -276,6 +272,49 @@ TEST_F(GstElementTest, ShapeChangeRenegotiatesCaps) {
     gst_buffer_unref(buffer);
 }
 
+TEST_F(GstElementTest, ShapeChangeThatReplacesTheSegmentRenegotiatesWithoutFollow) {
+    const auto small = FrameFormat::packed(32, 32, PixelFormat::gray8);
+    const auto large = FrameFormat::packed(128, 96, PixelFormat::gray8);
+    Writer writer = make_writer(small);  // slots sized for the small frame
+    GstHarness* h = source("next");
+    gst_harness_play(h);
+    publish(writer, small, 1);
+    GstBuffer* held = gst_harness_pull(h);  // keeps a lease in the old segment
+    publish(writer, large, 2);              // does not fit: the writer replaces the segment
+    EXPECT_EQ(writer.stats().replaced, 1u);
+    GstBuffer* buffer = gst_harness_pull(h);
+    ASSERT_NE(buffer, nullptr);
+    EXPECT_TRUE(buffer_matches(buffer, large, 2));
+    EXPECT_TRUE(buffer_matches(held, small, 1));  // the old slot is still readable
+    gst_buffer_unref(held);
+    gst_buffer_unref(buffer);
+}
+
+TEST_F(GstElementTest, FollowWaitsForTheSegmentAndFollowsAWriterRestart) {
+    const auto format = FrameFormat::packed(32, 32, PixelFormat::rgb24);
+    GstHarness* h = source();
+    g_object_set(h->element, "follow", TRUE, nullptr);
+    gst_harness_play(h);  // no segment yet: the source waits for it
+    {
+        Writer first = make_writer(format);
+        publish(first, format, 1);
+        GstBuffer* buffer = gst_harness_pull(h);
+        ASSERT_NE(buffer, nullptr);
+        EXPECT_TRUE(buffer_matches(buffer, format, 1));
+        gst_buffer_unref(buffer);
+    }  // the first writer ends its stream and goes
+    Writer second = make_writer(format);
+    publish(second, format, 7);
+    GstBuffer* buffer = gst_harness_pull(h);
+    ASSERT_NE(buffer, nullptr);
+    EXPECT_TRUE(buffer_matches(buffer, format, 7));
+    gst_buffer_unref(buffer);
+    while (GstEvent* event = gst_harness_try_pull_event(h)) {
+        EXPECT_NE(GST_EVENT_TYPE(event), GST_EVENT_EOS);
+        gst_event_unref(event);
+    }
+}
+
 TEST_F(GstElementTest, MissingSegmentFailsToStartWithoutFollow) {
     GstHarness* h = source();
     EXPECT_EQ(gst_element_set_state(h->element, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
@@ -296,12 +335,8 @@ TEST_F(GstElementTest, SinkPublishesEveryFormatAndSourceReadsItBack) {
             GstMapInfo map;
             ASSERT_TRUE(gst_buffer_map(buffer, &map, GST_MAP_WRITE));
             FrameFormat gst_layout = format;
-#if FRAMEBUS_GST_LAYOUT_V2
             for (guint p = 0; p < GST_VIDEO_INFO_N_PLANES(&info); ++p)
                 gst_layout.planes[p] = {info.offset[p], static_cast<std::uint64_t>(info.stride[p])};
-#else
-            gst_layout.stride = static_cast<std::uint64_t>(info.stride[0]);
-#endif
             fill_frame(reinterpret_cast<std::byte*>(map.data), gst_layout, 9);
             gst_buffer_unmap(buffer, &map);
         }
