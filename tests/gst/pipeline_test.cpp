@@ -82,8 +82,9 @@ TEST_F(GstPipelineTest, WriterFramesArriveInOrderWithValidStamps) {
 TEST_F(GstPipelineTest, GstLaunchReadsASegment) {
     Program writer(
         {FRAMEBUS_WRITER_BIN, "--name", name_, "--resize", "160x120", "--fps", "100", "--quiet"});
+    // `name=NAME` alone names the segment too.
     ProgramRun run =
-        run_program({FRAMEBUS_GST_LAUNCH, "-q", "framebussrc", "segment=" + name_, "follow=true",
+        run_program({FRAMEBUS_GST_LAUNCH, "-q", "framebussrc", "name=" + name_, "follow=true",
                      "num-buffers=30", "!", "videoconvert", "!", "fakesink"},
                     30s);
     ASSERT_TRUE(run.exit_code.has_value()) << "gst-launch-1.0 hung";
