@@ -18,6 +18,7 @@ packages=(
   python3-flask python3-grpcio python3-grpc-tools # bench/: the Flask MJPEG and gRPC baselines
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev # gst/, rtsp/
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-tools gstreamer1.0-libav
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 # bench/network_bench.py (appsrc, appsink)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev ffmpeg # the libav source
   libturbojpeg0-dev        # JPEG for serve/
   chromium curl libcurl4-openssl-dev # serve/'s browser and HTTP tests

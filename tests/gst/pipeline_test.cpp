@@ -1,0 +1,140 @@
+// End to end: real framebus-writer and gst-launch-1.0 processes around the
+// plugin, in real pipelines.
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+
+#include "framebus/reader.hpp"
+#include "framebus/stamp.hpp"
+#include "gst_env.hpp"
+#include "program.hpp"
+#include "test_support.hpp"
+
+namespace framebus::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class GstPipelineTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() { init_gstreamer(); }
+
+    // A writer stopped the way users stop it: its segment is unlinked.
+    static void stop(Program& writer) {
+        writer.kill(SIGTERM);
+        EXPECT_TRUE(writer.wait(10s).has_value());
+    }
+
+    ProgramOptions gst_options() const {
+        ProgramOptions options;
+        options.env = gst_environment();
+        return options;
+    }
+
+    std::string name_ = unique_name("gstp");
+};
+
+TEST_F(GstPipelineTest, WriterFramesArriveInOrderWithValidStamps) {
+    Program writer(
+        {FRAMEBUS_WRITER_BIN, "--name", name_, "--resize", "160x120", "--fps", "200", "--quiet"});
+    GError* error = nullptr;
+    GstElement* pipeline = gst_parse_launch(
+        ("framebussrc segment=" + name_ +
+         " follow=true mode=next num-buffers=40 ! queue ! appsink name=out sync=false")
+            .c_str(),
+        &error);
+    ASSERT_NE(pipeline, nullptr) << (error != nullptr ? error->message : "");
+    GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "out");
+    ASSERT_EQ(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_ASYNC);
+    int frames = 0;
+    std::uint64_t last_number = 0;
+    while (GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 10 * GST_SECOND)) {
+        GstVideoInfo info;
+        ASSERT_TRUE(gst_video_info_from_caps(&info, gst_sample_get_caps(sample)));
+        EXPECT_EQ(GST_VIDEO_INFO_FORMAT(&info), GST_VIDEO_FORMAT_BGR);
+        GstVideoFrame frame;
+        ASSERT_TRUE(
+            gst_video_frame_map(&frame, &info, gst_sample_get_buffer(sample), GST_MAP_READ));
+        FrameFormat format = FrameFormat::packed(160, 120, PixelFormat::bgr24);
+        ASSERT_EQ(static_cast<std::uint64_t>(GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 0)),
+                  format.bytes() / 120);
+        const StampResult stamp = check_stamp(
+            static_cast<const std::byte*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 0)), format);
+        EXPECT_EQ(stamp.check, StampCheck::ok);
+        EXPECT_GT(stamp.number, last_number);  // mode=next: in order
+        last_number = stamp.number;
+        gst_video_frame_unmap(&frame);
+        gst_sample_unref(sample);
+        ++frames;
+    }
+    EXPECT_EQ(frames, 40);
+    EXPECT_TRUE(gst_app_sink_is_eos(GST_APP_SINK(sink)));
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(sink);
+    gst_object_unref(pipeline);
+    stop(writer);
+}
+
+TEST_F(GstPipelineTest, GstLaunchReadsASegment) {
+    Program writer(
+        {FRAMEBUS_WRITER_BIN, "--name", name_, "--resize", "160x120", "--fps", "100", "--quiet"});
+    // `name=NAME` alone names the segment too.
+    ProgramRun run =
+        run_program({FRAMEBUS_GST_LAUNCH, "-q", "framebussrc", "name=" + name_, "follow=true",
+                     "num-buffers=30", "!", "videoconvert", "!", "fakesink"},
+                    30s);
+    ASSERT_TRUE(run.exit_code.has_value()) << "gst-launch-1.0 hung";
+    EXPECT_EQ(*run.exit_code, 0) << run.err;
+    stop(writer);
+}
+
+TEST_F(GstPipelineTest, VideotestsrcIntoFramebussinkReachesAReader) {
+    Program launch(
+        {FRAMEBUS_GST_LAUNCH, "-q", "videotestsrc", "num-buffers=90", "is-live=true", "!",
+         "video/x-raw,format=I420,width=320,height=240,framerate=60/1", "!", "videoconvert", "!",
+         "video/x-raw,format=BGR", "!", "framebussink", "segment=" + name_},
+        gst_options());
+    ReaderOptions options;
+    options.wait_for_segment = 20s;
+    auto reader = Reader::open(name_, options);
+    ASSERT_TRUE(reader) << reader.error().message << "\n" << launch.err();
+    int frames = 0;
+    for (;;) {
+        const WaitStatus status = reader->wait(10s);
+        if (status != WaitStatus::frame) {
+            EXPECT_EQ(status, WaitStatus::end_of_stream);
+            break;
+        }
+        auto lease = reader->next();
+        ASSERT_TRUE(lease) << lease.error().message;
+        EXPECT_EQ(lease->format().width, 320u);
+        EXPECT_EQ(lease->format().height, 240u);
+        EXPECT_EQ(lease->format().pixel_format, PixelFormat::bgr24);
+        ++frames;
+    }
+    EXPECT_GT(frames, 10);
+    EXPECT_EQ(reader->skipped() + reader->frames(), reader->latest_sequence());
+    const auto code = launch.wait(20s);
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << launch.err();
+}
+
+TEST_F(GstPipelineTest, InspectDocumentsEveryProperty) {
+    ProgramRun run = run_program({FRAMEBUS_GST_INSPECT, "framebussrc"}, 30s);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    for (const char* property :
+         {"segment", "mode", "follow", "is-live", "max-leases", "copies", "leases-held", "frames"})
+        EXPECT_NE(run.out.find(std::string("  ") + property), std::string::npos) << property;
+    run = run_program({FRAMEBUS_GST_INSPECT, "framebussink"}, 30s);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    for (const char* property :
+         {"segment", "slots", "max-readers", "leases-per-reader", "mode", "published", "dropped"})
+        EXPECT_NE(run.out.find(std::string("  ") + property), std::string::npos) << property;
+}
+
+}  // namespace
+}  // namespace framebus::test
