@@ -10,18 +10,20 @@
 #include <opencv2/imgproc.hpp>
 #include <string_view>
 
+#include "framebus/opencv.hpp"
+
 namespace framebus::reader {
 
-cv::Mat displayable(const cv::Mat& frame, PixelFormat format, cv::Mat& buffer) {
-    switch (format) {
-        case PixelFormat::rgb24:
-            cv::cvtColor(frame, buffer, cv::COLOR_RGB2BGR);
+cv::Mat displayable(const std::byte* data, const FrameFormat& format, cv::Mat& buffer) {
+    switch (format.pixel_format) {
+        case PixelFormat::bgr24:
+        case PixelFormat::gray8:
+        case PixelFormat::bgra32:
+        case PixelFormat::gray16:  // imshow scales it, PNG keeps 16 bits
+            return opencv_detail::plane_mat(const_cast<std::byte*>(data), format, 0);
+        default:  // RGB orders and YUV: the adapter's one conversion
+            if (!to_bgr(data, format, buffer)) buffer.release();
             return buffer;
-        case PixelFormat::rgba32:
-            cv::cvtColor(frame, buffer, cv::COLOR_RGBA2BGRA);
-            return buffer;
-        default:  // bgr24, gray8, bgra32, gray16, or an OpenCV type we pass on as it is
-            return frame;
     }
 }
 
@@ -73,8 +75,8 @@ FrameWindow::~FrameWindow() {
     }
 }
 
-void FrameWindow::show(const cv::Mat& frame, PixelFormat format) {
-    cv::imshow(id_, displayable(frame, format, conversion_));
+void FrameWindow::show(const cv::Mat& displayable_frame) {
+    cv::imshow(id_, displayable_frame);
     shown_ = true;
 }
 

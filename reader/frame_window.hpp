@@ -14,7 +14,9 @@ namespace framebus::reader {
 // A Mat that imshow and imwrite take as it is (BGR order, or gray): the
 // frame itself when it already is one (no copy), else a conversion into
 // `buffer` (allocated once and reused while the shape stays).
-[[nodiscard]] cv::Mat displayable(const cv::Mat& frame, PixelFormat format, cv::Mat& buffer);
+// `data` and `format` are a frame's (a lease's) slot and description.
+[[nodiscard]] cv::Mat displayable(const std::byte* data, const FrameFormat& format,
+                                  cv::Mat& buffer);
 
 // Whether $DISPLAY names an X server we can reach. Qt's highgui aborts the
 // process when it cannot connect, so we look first. A display on another host
@@ -30,7 +32,7 @@ class FrameWindow {
 
     // Hands the frame to the GUI. highgui copies it into the window's own
     // image, so the caller may release the lease as soon as this returns.
-    void show(const cv::Mat& frame, PixelFormat format);
+    void show(const cv::Mat& displayable_frame);
     void set_title(const std::string& title);
     // Runs the GUI event loop for up to wait_ms (at least 1); the key pressed, if any.
     [[nodiscard]] std::optional<int> pump(int wait_ms);
@@ -39,7 +41,6 @@ class FrameWindow {
 
   private:
     std::string id_;
-    cv::Mat conversion_;
     bool shown_ = false;
 };
 

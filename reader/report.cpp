@@ -53,10 +53,9 @@ void sleep_ns(std::int64_t ns) {
     ::nanosleep(&t, nullptr);
 }
 
-Status save_image(const std::string& path, const cv::Mat& frame, PixelFormat format) {
-    cv::Mat conversion;
+Status save_image(const std::string& path, const cv::Mat& displayable_frame) {
     try {
-        if (cv::imwrite(path, displayable(frame, format, conversion))) return ok_status();
+        if (!displayable_frame.empty() && cv::imwrite(path, displayable_frame)) return ok_status();
     } catch (const cv::Exception& e) {
         return Error{Errc::system, fmt::format("cannot write '{}': {}", path, e.what())};
     }

@@ -33,7 +33,8 @@ void sleep_ns(std::int64_t ns);
 
 // Saves a frame in the file format of the path's extension (PNG for .png),
 // converted to BGR order first where needed.
-[[nodiscard]] Status save_image(const std::string& path, const cv::Mat& frame, PixelFormat format);
+// `displayable_frame`: BGR or gray (see displayable()).
+[[nodiscard]] Status save_image(const std::string& path, const cv::Mat& displayable_frame);
 
 // Stamp check of the built-in test pattern: the frame number and a checksum
 // of every byte, which must match the lease's sequence.

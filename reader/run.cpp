@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "followed_stream.hpp"
 #include "frame_window.hpp"
+#include "framebus/reader.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "snapshot.hpp"
@@ -22,14 +22,15 @@ constexpr std::int64_t kOpenSliceNs = 200 * kMillisecondNs;  // a stop request i
 
 // Opens the segment, waiting up to --wait for it to appear (in slices, so
 // SIGINT/SIGTERM end the wait).
-Result<FollowedStream> open_stream(const Options& options) {
+Result<Reader> open_stream(const Options& options) {
     const std::int64_t deadline = now_ns() + static_cast<std::int64_t>(options.wait_seconds * 1e9);
     for (;;) {
         ReaderOptions reader_options;
         reader_options.wait_for_segment =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(
                 std::clamp<std::int64_t>(deadline - now_ns(), 0, kOpenSliceNs)));
-        auto stream = FollowedStream::open(options.name, reader_options);
+        reader_options.follow = true;
+        auto stream = Reader::open(options.name, reader_options);
         if (stream || stream.error().code != Errc::not_found || now_ns() >= deadline ||
             stop_requested())
             return stream;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "frame_window.hpp"
 #include "framebus/opencv.hpp"
 #include "report.hpp"
 
@@ -15,7 +16,7 @@ namespace {
 constexpr std::int64_t kWaitSliceNs = 200 * kMillisecondNs;  // stop requests are seen this fast
 }  // namespace
 
-int run_snapshot(const Options& options, FollowedStream& stream) {
+int run_snapshot(const Options& options, Reader& reader) {
     // No --duration: no deadline (INT64_MAX ns is 292 years away).
     const std::int64_t deadline =
         options.duration_seconds > 0
@@ -27,12 +28,13 @@ int run_snapshot(const Options& options, FollowedStream& stream) {
             print_error(fmt::format("interrupted before a frame of '{}' arrived", options.name));
             return 1;
         }
-        auto lease = stream.reader().latest();
+        auto lease = reader.latest();
         if (lease) {
             const std::int64_t latency = now_ns() - lease->info().publish_ns;
             verifier.check(*lease, options.name);
-            if (auto saved =
-                    save_image(*options.snapshot, as_mat(*lease), lease->format().pixel_format);
+            cv::Mat conversion;
+            if (auto saved = save_image(*options.snapshot,
+                                        displayable(lease->data(), lease->format(), conversion));
                 !saved) {
                 print_error(saved.error().message);
                 return 1;
@@ -42,7 +44,7 @@ int run_snapshot(const Options& options, FollowedStream& stream) {
                            *options.snapshot, describe(lease->format()), lease->sequence(),
                            options.name);
             print_summary(Summary{1, 0, verifier.verified(), verifier.mismatches(), 0, latency,
-                                  latency, stream.writer_restarts()});
+                                  latency, reader.writer_restarts()});
             return verifier.mismatches() > 0 ? 1 : 0;
         }
         if (lease.error().code != Errc::no_frame) {
@@ -55,22 +57,19 @@ int run_snapshot(const Options& options, FollowedStream& stream) {
                                     options.duration_seconds));
             return 1;
         }
-        switch (stream.reader().wait(std::chrono::nanoseconds(timeout))) {
+        switch (reader.wait(std::chrono::nanoseconds(timeout))) {
             case WaitStatus::frame:
             case WaitStatus::timed_out:
+            case WaitStatus::followed:
                 break;
             case WaitStatus::end_of_stream:
                 print_error(fmt::format("the stream '{}' ended without a frame", options.name));
                 return 1;
             case WaitStatus::writer_gone:
                 print_error(fmt::format("the writer of '{}' (pid {}) is gone and left no frame",
-                                        options.name, stream.reader().writer_pid()));
+                                        options.name, reader.writer_pid()));
                 return 1;
-            case WaitStatus::replaced:
-                if (auto followed = stream.follow(); !followed) {
-                    print_error(followed.error().message);
-                    return exit_code_of(followed.error());
-                }
+            case WaitStatus::replaced:  // not while following
                 break;
         }
     }

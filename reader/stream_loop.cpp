@@ -16,10 +16,10 @@ constexpr std::int64_t kWindowPumpNs = 20 * kMillisecondNs;   // GUI stays respo
 constexpr std::int64_t kStopCheckNs = 200 * kMillisecondNs;   // SIGINT is seen this fast
 }  // namespace
 
-StreamLoop::StreamLoop(const Options& options, FollowedStream& stream,
-                       std::unique_ptr<FrameWindow> window)
+StreamLoop::StreamLoop(const Options& options, Reader& reader, std::unique_ptr<FrameWindow> window)
     : options_(options),
-      stream_(stream),
+      reader_(reader),
+      writer_pid_(reader.writer_pid()),
       window_(std::move(window)),
       verifier_(options.verify),
       interval_latencies_(kIntervalSamples),
@@ -30,7 +30,7 @@ void StreamLoop::event(const std::string& text) const {
 }
 
 Result<bool> StreamLoop::take_frame(Take take) {
-    Reader& reader = stream_.reader();
+    Reader& reader = reader_;
     const std::uint64_t previous = reader.last_sequence();
     auto lease = (take.newest || !options_.every) ? reader.latest() : reader.next();
     if (!lease) {
@@ -44,7 +44,7 @@ Result<bool> StreamLoop::take_frame(Take take) {
         verifier_.check(*lease, options_.name);
         if (options_.hold_ms > 0) sleep_ns(std::int64_t{options_.hold_ms} * kMillisecondNs);
         if (window_) {
-            window_->show(as_mat(*lease), info.format.pixel_format);
+            window_->show(displayable(lease->data(), info.format, conversion_));
             seen_ns = now_ns();  // publish-to-display: the window has the frame now
         }
         const std::int64_t latency = seen_ns - info.publish_ns;
@@ -56,20 +56,20 @@ Result<bool> StreamLoop::take_frame(Take take) {
         last_format_ = info.format;
         last_shown_sequence_ = info.sequence;
     } else if (take.keep_copy && window_) {
-        window_->show(as_mat(*lease), info.format.pixel_format);  // what we keep is what is shown
+        window_->show(displayable(lease->data(), info.format, conversion_));  // what we keep
         last_shown_sequence_ = info.sequence;
     }
     if (take.save) {
         const std::string path = fmt::format("{}-{}.png", options_.name, info.sequence);
-        if (auto saved = save_image(path, as_mat(*lease), info.format.pixel_format); !saved)
+        if (auto saved = save_image(path, displayable(lease->data(), info.format, conversion_));
+            !saved)
             event(saved.error().message);
         else
             event(
                 fmt::format("saved {} ({}, frame {})", path, describe(info.format), info.sequence));
     }
     if (take.keep_copy) {
-        cv::Mat conversion;
-        displayable(as_mat(*lease), info.format.pixel_format, conversion).copyTo(kept_frame_);
+        displayable(lease->data(), info.format, conversion_).copyTo(kept_frame_);
     }
     return true;  // the lease is released here
 }
@@ -93,7 +93,7 @@ void StreamLoop::on_key(int key) {
                 const std::string path =
                     fmt::format("{}-{}.png", options_.name, last_shown_sequence_);
                 // kept_frame_ is already in display order (BGR or gray).
-                if (auto saved = save_image(path, kept_frame_, PixelFormat::bgr24); !saved)
+                if (auto saved = save_image(path, kept_frame_); !saved)
                     event(saved.error().message);
                 else
                     event(fmt::format("saved {}", path));
@@ -108,7 +108,7 @@ void StreamLoop::on_key(int key) {
 
 void StreamLoop::enter(Phase phase) {
     if (phase == phase_) return;
-    const std::uint32_t pid = stream_.reader().writer_pid();
+    const std::uint32_t pid = reader_.writer_pid();
     if (phase != Phase::streaming && window_) {
         // The lease cannot outlive the segment we are about to leave: keep a copy.
         (void)take_frame({true, false, true});
@@ -128,40 +128,26 @@ void StreamLoop::enter(Phase phase) {
             break;
         case Phase::streaming:
             event(fmt::format("following the new writer of '{}' (pid {})", options_.name,
-                              stream_.reader().writer_pid()));
+                              reader_.writer_pid()));
             break;
     }
     update_title();
 }
 
 void StreamLoop::look_for_writer() {
-    auto switched = stream_.follow();
-    if (!switched) {
-        // Something unusable sits under the name (corrupt, not ours...): say so
-        // once and keep looking; a good writer may replace it.
-        if (switched.error().message != last_error_) {
-            last_error_ = switched.error().message;
-            event(last_error_);
-        }
-        return;
-    }
-    if (*switched) enter(Phase::streaming);
+    // The reader follows its name (ReaderOptions::follow): a wait looks for a
+    // new segment under it.
+    if (reader_.wait(std::chrono::nanoseconds(0)) == WaitStatus::followed) on_followed();
 }
 
-Status StreamLoop::on_replaced() {
-    const std::uint32_t pid = stream_.reader().writer_pid();
-    auto switched = stream_.follow();
-    if (!switched) return switched.error();
-    if (!*switched) {
-        enter(Phase::writer_gone);  // the name vanished before we got there
-        return ok_status();
-    }
-    if (stream_.reader().writer_pid() == pid)
+void StreamLoop::on_followed() {
+    const std::uint32_t previous_pid = std::exchange(writer_pid_, reader_.writer_pid());
+    if (phase_ == Phase::streaming && writer_pid_ == previous_pid)
         event(fmt::format("segment '{}' was replaced (new frame size); following", options_.name));
+    else if (phase_ == Phase::streaming)
+        event(fmt::format("following the new writer of '{}' (pid {})", options_.name, writer_pid_));
     else
-        event(fmt::format("following the new writer of '{}' (pid {})", options_.name,
-                          stream_.reader().writer_pid()));
-    return ok_status();
+        enter(Phase::streaming);
 }
 
 void StreamLoop::tick(std::int64_t now) {
@@ -181,7 +167,7 @@ void StreamLoop::tick(std::int64_t now) {
                    "framebus-reader: {} {} seq={} fps={:.1f} frames={} skipped={} "
                    "latency_p50_us={} latency_p99_us={}{}{}\n",
                    options_.name, last_format_.width > 0 ? describe(last_format_) : "-",
-                   last_shown_sequence_, interval_fps_, stream_.frames(), stream_.skipped(),
+                   last_shown_sequence_, interval_fps_, reader_.frames(), reader_.skipped(),
                    interval_percentile_us(0.50), interval_percentile_us(0.99), verify, state);
     }
     interval_latencies_.clear();
@@ -203,7 +189,7 @@ void StreamLoop::update_title() {
     } else {
         title +=
             fmt::format("{} | {:.1f} fps | seq {} | skipped {} | latency ", describe(last_format_),
-                        interval_fps_, last_shown_sequence_, stream_.skipped());
+                        interval_fps_, last_shown_sequence_, reader_.skipped());
         if (interval_latencies_.size() > 0)
             title += fmt::format("{:.2f} ms",
                                  static_cast<double>(interval_latencies_.percentile(0.5)) / 1e6);
@@ -218,14 +204,14 @@ void StreamLoop::update_title() {
 
 bool StreamLoop::done() const {
     if (quit_ || stop_requested()) return true;
-    if (options_.max_frames > 0 && stream_.frames() >= options_.max_frames) return true;
+    if (options_.max_frames > 0 && reader_.frames() >= options_.max_frames) return true;
     return end_ns_ && now_ns() >= *end_ns_;
 }
 
 Summary StreamLoop::summary() const {
     Summary s;
-    s.frames = stream_.frames();
-    s.skipped = stream_.skipped();
+    s.frames = reader_.frames();
+    s.skipped = reader_.skipped();
     s.verified = verifier_.verified();
     s.mismatches = verifier_.mismatches();
     if (s.frames >= 2 && last_frame_ns_ > first_frame_ns_)
@@ -233,7 +219,7 @@ Summary StreamLoop::summary() const {
                 static_cast<double>(last_frame_ns_ - first_frame_ns_);
     s.latency_p50_ns = histogram_->percentile(0.50);
     s.latency_p99_ns = histogram_->percentile(0.99);
-    s.writer_restarts = stream_.writer_restarts();
+    s.writer_restarts = reader_.writer_restarts();
     return s;
 }
 
@@ -279,7 +265,7 @@ int StreamLoop::run() {
         std::int64_t timeout = std::min({next_tick_ns_, deadline_ns(), now + kStopCheckNs}) - now;
         if (window_) timeout = std::min(timeout, kWindowPumpNs);
         timeout = std::max<std::int64_t>(timeout, 0);
-        switch (stream_.reader().wait(std::chrono::nanoseconds(timeout))) {
+        switch (reader_.wait(std::chrono::nanoseconds(timeout))) {
             case WaitStatus::frame:
                 if (auto taken = take_frame({}); !taken) failure = taken.error();
                 break;
@@ -296,8 +282,10 @@ int StreamLoop::run() {
             case WaitStatus::writer_gone:
                 enter(Phase::writer_gone);
                 break;
-            case WaitStatus::replaced:
-                if (auto st = on_replaced(); !st) failure = st.error();
+            case WaitStatus::followed:
+                on_followed();
+                break;
+            case WaitStatus::replaced:  // not while following
                 break;
         }
         if (failure) break;

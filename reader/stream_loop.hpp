@@ -1,5 +1,6 @@
 // Streaming: frames to a window or to stats lines, following the name
-// through writer deaths, restarts and segment replacements.
+// through writer deaths, restarts and segment replacements (the library's
+// ReaderOptions::follow).
 #pragma once
 
 #include <cstdint>
@@ -9,8 +10,8 @@
 
 #include <opencv2/core.hpp>
 
-#include "followed_stream.hpp"
 #include "frame_window.hpp"
+#include "framebus/reader.hpp"
 #include "latency.hpp"
 #include "options.hpp"
 #include "report.hpp"
@@ -29,7 +30,7 @@ enum class Phase {
 class StreamLoop {
   public:
     // `window` null: headless.
-    StreamLoop(const Options& options, FollowedStream& stream, std::unique_ptr<FrameWindow> window);
+    StreamLoop(const Options& options, Reader& reader, std::unique_ptr<FrameWindow> window);
 
     // Until quit, a stop signal, --max-frames, --duration, or the end of the
     // stream (with --exit-on-eos). Prints the summary; returns the exit code.
@@ -48,8 +49,8 @@ class StreamLoop {
 
     void on_key(int key);
     void enter(Phase phase);
-    void look_for_writer();  // in writer_gone / ended: follow() the name
-    Status on_replaced();
+    void look_for_writer();  // in writer_gone / ended: has a new writer come?
+    void on_followed();      // the reader switched to a new segment under the name
     void tick(std::int64_t now);
     void update_title();
     [[nodiscard]] std::string interval_percentile_us(double p);
@@ -59,7 +60,8 @@ class StreamLoop {
     [[nodiscard]] Summary summary() const;
 
     const Options& options_;
-    FollowedStream& stream_;
+    Reader& reader_;  // follows its name (ReaderOptions::follow)
+    std::uint32_t writer_pid_;
     std::unique_ptr<FrameWindow> window_;
     Verifier verifier_;
     IntervalLatencies interval_latencies_;
@@ -68,6 +70,7 @@ class StreamLoop {
     Phase phase_ = Phase::streaming;
     bool paused_ = false;
     bool quit_ = false;
+    cv::Mat conversion_;  // a frame converted for display, reused while the shape stays
     cv::Mat kept_frame_;  // private copy shown while paused or while the writer is gone
     std::optional<std::int64_t> end_ns_;
     std::int64_t next_tick_ns_ = 0;

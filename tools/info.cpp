@@ -60,7 +60,7 @@ void print_json(const SegmentView& v, std::int64_t now) {
             json.field("height", s.format.height);
             json.field("pixel_format", to_string(s.format.pixel_format));
             json.field("cv_type", s.format.cv_type);
-            json.field("stride", s.format.stride);
+            json.field("stride", s.format.stride());
             json.field("bytes", s.format.bytes());
             json.field("capture_ns", s.capture_ns);
             json.field("publish_ns", s.publish_ns);
@@ -133,7 +133,7 @@ void print_text(const SegmentView& v, std::int64_t now) {
         const bool committed = !s.writing && s.sequence != 0;
         slots.add_row({std::to_string(s.index), std::to_string(s.sequence), slot_state(s),
                        committed ? frame_size(s.format) : "-",
-                       committed ? std::to_string(s.format.stride) : "-",
+                       committed ? std::to_string(s.format.stride()) : "-",
                        committed ? duration_text(now - s.publish_ns) : "-",
                        holder_list(s.holders)});
     }

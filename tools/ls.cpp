@@ -127,7 +127,7 @@ void print_json(const std::vector<Listed>& listed, double sample_seconds) {
             json.field("height", newest->format.height);
             json.field("pixel_format", to_string(newest->format.pixel_format));
             json.field("cv_type", newest->format.cv_type);
-            json.field("stride", newest->format.stride);
+            json.field("stride", newest->format.stride());
         } else {
             for (const char* key : {"width", "height", "pixel_format", "cv_type", "stride"})
                 json.key(key).null();

@@ -95,11 +95,11 @@ class TestPattern final : public FrameSource {
 Result<std::unique_ptr<FrameSource>> make_test_pattern(std::uint32_t width, std::uint32_t height,
                                                        PixelFormat format) {
     const FrameFormat frame = FrameFormat::packed(width, height, format);
-    if (frame.stride < kStampBytes)
+    if (frame.stride() < kStampBytes)
         return Error{Errc::invalid_argument,
                      "the test pattern needs rows of at least " + std::to_string(kStampBytes) +
                          " bytes for its frame stamp; " + std::to_string(width) + " pixels of " +
-                         to_string(format) + " are " + std::to_string(frame.stride)};
+                         to_string(format) + " are " + std::to_string(frame.stride())};
     return std::unique_ptr<FrameSource>(std::make_unique<TestPattern>(width, height, format));
 }
 

@@ -2,11 +2,7 @@
 // private snapshot and is bounds-checked: a corrupt segment is an error value.
 #include "framebus/inspect.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -41,6 +37,7 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
     v.slot_capacity = g.slot_capacity;
     v.slot_count = g.slot_count;
     v.max_readers = g.max_readers;
+    v.leases_per_reader = g.leases_per_reader;
     v.created_realtime_ns = g.created_realtime_ns;
     v.mode = g.mode;
     v.owner_uid = g.owner_uid;
@@ -59,8 +56,7 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
         return corrupt("latest points past the slots");
     v.heartbeat_ns = load_field<std::int64_t>(bytes, offsetof(SegmentHeader, heartbeat_ns));
     if (!plausible_timestamp(v.heartbeat_ns)) return corrupt("heartbeat off the clock");
-    v.frames_published =
-        load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_published));
+    v.frames_published = v.latest_sequence;
     v.frames_dropped = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_dropped));
     v.waiters = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, waiters));
 
@@ -85,7 +81,16 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
             const auto pf =
                 load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, pixel_format));
             f.pixel_format = static_cast<PixelFormat>(pf);  // frame_fits checks the range
-            f.stride = load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, stride));
+            f.plane_count =
+                load_field<std::uint32_t>(bytes, base + offsetof(SlotHeader, plane_count));
+            for (std::uint32_t p = 0; p < kMaxPlanes; ++p) {
+                const std::size_t plane =
+                    base + offsetof(SlotHeader, planes) + p * sizeof(SlotHeader::PlaneLayout);
+                f.planes[p].offset = load_field<std::uint64_t>(
+                    bytes, plane + offsetof(SlotHeader::PlaneLayout, offset));
+                f.planes[p].stride = load_field<std::uint64_t>(
+                    bytes, plane + offsetof(SlotHeader::PlaneLayout, stride));
+            }
             const auto frame_bytes =
                 load_field<std::uint64_t>(bytes, base + offsetof(SlotHeader, bytes));
             if (!frame_fits(f, g.slot_capacity) || frame_bytes != f.bytes())
@@ -153,50 +158,77 @@ Result<Snapshot> snapshot(const std::string& name, detail::SegmentFile::Access a
 }
 }  // namespace
 
+namespace {
+std::uint64_t slot_state(const std::vector<std::byte>& bytes, std::uint32_t i) {
+    const std::size_t at =
+        layout::slots_offset() + std::size_t{i} * sizeof(SlotHeader) + offsetof(SlotHeader, state);
+    return at + sizeof(std::uint64_t) <= bytes.size()
+               ? load_field<std::uint64_t>(std::span<const std::byte>(bytes), at)
+               : 0;
+}
+}  // namespace
+
 Result<SegmentView> inspect(const std::string& name) {
-    auto snap = snapshot(name, detail::SegmentFile::Access::read_only);
-    if (!snap) return snap.error();
-    auto view = parse_segment(snap->bytes, snap->file.size());
-    // The snapshot is read while the writer runs: a slot's description being
-    // rewritten for a new shape can read torn. Look again before calling the
-    // segment corrupt (its header was valid).
-    for (int again = 0; again < 3 && !view && view.error().code == Errc::corrupt; ++again) {
-        snap = snapshot(name, detail::SegmentFile::Access::read_only);
-        if (!snap) return snap.error();
-        view = parse_segment(snap->bytes, snap->file.size());
+    // A seqlock reader: the description of slot i is read (in `middle`)
+    // between two reads of its state (`before`, `after`). The writer marks a
+    // slot WRITING before it touches the description, and a committed
+    // sequence never comes back, so an unchanged committed state around the
+    // read means the description read is the one committed with it.
+    constexpr int kAttempts = 5;
+    Result<SegmentView> view = Error{Errc::corrupt, "not read"};
+    Result<Snapshot> middle = Error{Errc::corrupt, "not read"};
+    std::vector<std::uint32_t> changing;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        auto before = snapshot(name, detail::SegmentFile::Access::read_only);
+        if (!before) return before.error();
+        middle = snapshot(name, detail::SegmentFile::Access::read_only);
+        if (!middle) return middle.error();
+        auto after = snapshot(name, detail::SegmentFile::Access::read_only);
+        if (!after) return after.error();
+        changing.clear();
+        for (std::uint32_t i = 0; i < middle->geometry.slot_count; ++i) {
+            const std::uint64_t state = slot_state(middle->bytes, i);
+            if (slot_state(before->bytes, i) != state || slot_state(after->bytes, i) != state)
+                changing.push_back(i);
+        }
+        view = parse_segment(middle->bytes, middle->file.size());
+        if (changing.empty()) break;  // consistent: whatever parse said is the truth
     }
     if (!view) {
         Error e = view.error();
         e.message = segment_path(name) + ": " + e.message;
         return e;
     }
+    // Slots that kept changing under us: their description is not known.
+    for (std::uint32_t i : changing) {
+        SlotView& s = view->slots[i];
+        s.writing = true;
+        s.format = FrameFormat{};
+        s.capture_ns = s.publish_ns = 0;
+    }
     view->name = name;
-    view->writer_alive = detail::writer_alive(snap->file.fd(), snap->geometry);
+    view->writer_alive = detail::writer_alive(middle->file.fd(), middle->geometry);
     for (ReaderView& r : view->readers)
         r.alive =
-            r.pid != 0 && sys::probe_lock(snap->file.fd(), layout::reader_lock_byte(r.index)) ==
+            r.pid != 0 && sys::probe_lock(middle->file.fd(), layout::reader_lock_byte(r.index)) ==
                               sys::LockProbe::locked;
     return view;
 }
 
 std::vector<std::string> list_segments() {
     std::vector<std::string> names;
-    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
-    if (dir == nullptr) return names;
-    while (const dirent* entry = ::readdir(dir)) {
-        std::string name = entry->d_name;
+    sys::Directory dir{std::string(kShmDirectory)};
+    for (std::string name = dir.next(); !name.empty(); name = dir.next()) {
         if (!validate_name(name)) continue;  // ours are always valid names (no temporaries)
-        int fd =
-            ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        const int fd = sys::open_in(dir.fd(), name);
         if (fd < 0) continue;
         std::uint64_t magic = 0;
         struct stat st {};
-        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            ::pread(fd, &magic, sizeof magic, 0) == sizeof magic && magic == layout::kMagic)
+        if (sys::fstat(fd, st) == 0 && S_ISREG(st.st_mode) &&
+            sys::pread_full(fd, &magic, sizeof magic, 0) == sizeof magic && magic == layout::kMagic)
             names.push_back(name);
-        ::close(fd);
+        sys::close_fd(fd);
     }
-    ::closedir(dir);
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -208,25 +240,21 @@ bool is_temporary(const std::string& name) {
 
 // A temporary is orphaned when nobody holds its writer lock.
 bool temporary_is_orphaned(int dir_fd, const std::string& name) {
-    int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    const int fd = sys::open_in(dir_fd, name);
     if (fd < 0) return false;
     struct stat st {};
-    const bool orphaned = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+    const bool orphaned = sys::fstat(fd, st) == 0 && S_ISREG(st.st_mode) &&
                           sys::probe_lock(fd, layout::kWriterLockByte) == sys::LockProbe::unlocked;
-    ::close(fd);
+    sys::close_fd(fd);
     return orphaned;
 }
 }  // namespace
 
 std::vector<std::string> orphaned_temporaries() {
     std::vector<std::string> names;
-    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
-    if (dir == nullptr) return names;
-    while (const dirent* entry = ::readdir(dir)) {
-        std::string name = entry->d_name;
-        if (is_temporary(name) && temporary_is_orphaned(::dirfd(dir), name)) names.push_back(name);
-    }
-    ::closedir(dir);
+    sys::Directory dir{std::string(kShmDirectory)};
+    for (std::string name = dir.next(); !name.empty(); name = dir.next())
+        if (is_temporary(name) && temporary_is_orphaned(dir.fd(), name)) names.push_back(name);
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -234,15 +262,13 @@ std::vector<std::string> orphaned_temporaries() {
 Status remove_orphaned_temporary(const std::string& temporary_name) {
     if (!is_temporary(temporary_name) || temporary_name.find('/') != std::string::npos)
         return Error{Errc::invalid_name, "'" + temporary_name + "' is not a framebus temporary"};
-    DIR* dir = ::opendir(std::string(kShmDirectory).c_str());
-    if (dir == nullptr) return sys::error_from_errno(errno, std::string(kShmDirectory));
-    const bool orphaned = temporary_is_orphaned(::dirfd(dir), temporary_name);
-    ::closedir(dir);
-    if (!orphaned)
+    sys::Directory dir{std::string(kShmDirectory)};
+    if (dir.error() != 0) return sys::error_from_errno(dir.error(), std::string(kShmDirectory));
+    if (!temporary_is_orphaned(dir.fd(), temporary_name))
         return Error{Errc::live_writer,
                      segment_path(temporary_name) + " is being built by a live writer"};
-    if (::shm_unlink(temporary_name.c_str()) != 0)
-        return sys::error_from_errno(errno, segment_path(temporary_name));
+    if (int err = sys::shm_unlink(temporary_name); err != 0)
+        return sys::error_from_errno(err, segment_path(temporary_name));
     return ok_status();
 }
 
@@ -295,7 +321,8 @@ Status remove_segment(const std::string& name, bool force) {
         return Error{Errc::live_writer, "segment '" + name + "' has a live writer (pid " +
                                             std::to_string(snap->geometry.writer_pid) + ")"};
     }
-    if (::shm_unlink(name.c_str()) != 0) return sys::error_from_errno(errno, segment_path(name));
+    if (int err = sys::shm_unlink(name); err != 0)
+        return sys::error_from_errno(err, segment_path(name));
     return ok_status();
 }
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "framebus/detail/segment.hpp"
 #include "framebus/detail/sys.hpp"
@@ -27,9 +28,13 @@ namespace detail {
 
 namespace {
 constexpr std::int64_t kLivenessCheckNs = 100'000'000;  // writer death noticed within this
+constexpr std::int64_t kFollowLookNs = 200'000'000;     // a new writer found within this
 }  // namespace
 
-struct ReaderImpl {
+// One segment, attached as one reader entry. Shared by the Reader and by every
+// Lease taken from it, so the mapping and the entry live until the last of
+// them goes (PROTOCOL.md "The lease rule").
+struct Attachment {
     std::string name;
     SegmentFile file;
     Mapping control_mapping;  // read-write: leases, reader table, wait word
@@ -39,52 +44,43 @@ struct ReaderImpl {
     const std::byte* data = nullptr;
     std::uint32_t index = 0;
     std::uint64_t bit = 0;
-
-    std::uint64_t last_sequence = 0;
-    std::uint64_t frames = 0;
-    std::uint64_t skipped = 0;
-    bool lease_out = false;
     bool claimed = false;
+    std::vector<std::uint8_t> held;  // this reader's leases per slot
+    std::uint32_t leases_out = 0;
 
-    ~ReaderImpl() {
+    ~Attachment() {
         if (!claimed) return;
-        // Leases must not outlive their reader (Lease holds a pointer to us).
+        // Every Lease is gone (each shares this object); clear what a lease
+        // released by a dying predecessor may have left, then the entry.
         for (std::uint32_t i = 0; i < geometry.slot_count; ++i) release_hold(control, i, bit);
         control.readers[index].pid.store(0, std::memory_order_relaxed);  // statistics only
         sys::unlock(file.fd(), layout::reader_lock_byte(index));
     }
 
-    static Result<std::unique_ptr<ReaderImpl>> open(const std::string& name) {
-        auto impl = std::make_unique<ReaderImpl>();
-        impl->name = name;
+    static Result<std::shared_ptr<Attachment>> open(const std::string& name) {
+        auto at = std::make_shared<Attachment>();
+        at->name = name;
         auto file = SegmentFile::open(name, SegmentFile::Access::read_write);
         if (!file) return file.error();
-        impl->file = std::move(*file);
-        auto prefix = impl->file.read_prefix(sizeof(SegmentHeader));
+        at->file = std::move(*file);
+        auto prefix = at->file.read_prefix(sizeof(SegmentHeader));
         if (!prefix) return prefix.error();
         auto geometry = read_header(std::as_bytes(std::span(prefix->data(), prefix->size())),
-                                    impl->file.size(), "segment '" + name + "'");
+                                    at->file.size(), "segment '" + name + "'");
         if (!geometry) return geometry.error();
-        impl->geometry = std::move(*geometry);
-        const Geometry& g = impl->geometry;
+        at->geometry = std::move(*geometry);
+        const Geometry& g = at->geometry;
 
-        auto control = Mapping::map(impl->file, true, 0, g.data_offset);
+        auto control = Mapping::map(at->file, true, 0, g.data_offset);
         if (!control) return control.error();
-        impl->control_mapping = std::move(*control);
-        auto data = Mapping::map(impl->file, false, g.data_offset, g.total_size - g.data_offset);
+        at->control_mapping = std::move(*control);
+        auto data = Mapping::map(at->file, false, g.data_offset, g.total_size - g.data_offset);
         if (!data) return data.error();
-        impl->data_mapping = std::move(*data);
-        impl->control = control_view(impl->control_mapping.data(), g.slot_count);
-        impl->data = impl->data_mapping.data();
-
-        // Start just before the newest frame: latest() returns it at once and
-        // next() records from it on; nothing before our arrival counts as
-        // skipped. Read before claiming the entry: a writer that waits for
-        // readers to attach may publish as soon as we count as attached.
-        const std::uint64_t newest = published_sequence(impl->control);
-        impl->last_sequence = newest > 0 ? newest - 1 : 0;
-        if (auto st = impl->claim_entry(); !st) return st.error();
-        return impl;
+        at->data_mapping = std::move(*data);
+        at->control = control_view(at->control_mapping.data(), g.slot_count);
+        at->data = at->data_mapping.data();
+        at->held.assign(g.slot_count, 0);
+        return at;
     }
 
     Status claim_entry() {
@@ -113,39 +109,93 @@ struct ReaderImpl {
                          std::to_string(geometry.max_readers) + " are taken by live readers)"};
     }
 
+    // A lease of slot i was taken (try_hold succeeded) / given back.
+    void count_hold(std::uint32_t i) {
+        ++held[i];
+        ++leases_out;
+    }
+    void release(std::uint32_t i) {
+        // The bit goes with this reader's last lease of the slot.
+        if (--held[i] == 0) release_hold(control, i, bit);
+        --leases_out;
+    }
+
+    bool name_exists() const {
+        struct stat st {};
+        return sys::stat(segment_path(name), st) == 0;
+    }
+};
+
+struct ReaderImpl {
+    std::string name;
+    ReaderOptions options;
+    std::shared_ptr<Attachment> at;  // null once closed
+
+    // This segment.
+    std::uint64_t last_sequence = 0;
+    std::uint64_t frames = 0;
+    std::uint64_t skipped = 0;
+    // Segments followed before it.
+    std::uint64_t earlier_frames = 0;
+    std::uint64_t earlier_skipped = 0;
+    std::uint64_t writer_restarts = 0;
+    std::uint64_t follows = 0;
+    // follow: the writer died or ended its stream; wait() looks for a new one.
+    bool looking = false;
+
+    Status attach(std::shared_ptr<Attachment> fresh) {
+        // Start just before the newest frame: latest() returns it at once and
+        // next() records from it on; nothing before our arrival counts as
+        // skipped. Read before claiming the entry: a writer that waits for
+        // readers to attach may publish as soon as we count as attached.
+        const std::uint64_t newest = published_sequence(fresh->control);
+        if (auto st = fresh->claim_entry(); !st) return st.error();
+        if (at) {
+            earlier_frames += frames;
+            earlier_skipped += skipped;
+            if (fresh->geometry.writer_pid != at->geometry.writer_pid) ++writer_restarts;
+            ++follows;
+        }
+        at = std::move(fresh);
+        last_sequence = newest > 0 ? newest - 1 : 0;
+        frames = 0;
+        skipped = 0;
+        looking = false;
+        return ok_status();
+    }
+
+    Error closed_error() const {
+        return Error{Errc::invalid_argument, "reader of '" + name + "' is closed"};
+    }
+
     // Under a lease: copy and check the description (nothing is trusted).
     Result<Lease> make_lease(std::uint32_t i, std::uint64_t sequence) {
-        const SlotHeader& slot = control.slots[i];
+        Attachment& a = *at;
+        a.count_hold(i);
+        const SlotHeader& slot = a.control.slots[i];
         FrameInfo info;
-        info.format = FrameFormat{slot.width, slot.height, slot.cv_type,
-                                  static_cast<PixelFormat>(slot.pixel_format), slot.stride};
+        info.format = slot_format(slot);
         info.sequence = sequence;
         info.capture_ns = slot.capture_ns;
         info.publish_ns = slot.publish_ns;
-        const FrameFormat& f = info.format;
-        if (!frame_fits(f, geometry.slot_capacity) || slot.bytes != f.bytes() ||
-            !plausible_timestamp(info.capture_ns) || !plausible_timestamp(info.publish_ns)) {
-            release(i);
+        if (!frame_fits(info.format, a.geometry.slot_capacity) ||
+            slot.bytes != info.format.bytes() || !plausible_timestamp(info.capture_ns) ||
+            !plausible_timestamp(info.publish_ns)) {
+            a.release(i);
             return Error{Errc::corrupt, "segment '" + name + "': slot " + std::to_string(i) +
                                             " describes a frame that does not fit it"};
         }
-        lease_out = true;
         if (sequence > last_sequence) {
             skipped += sequence - last_sequence - 1;
             last_sequence = sequence;
             ++frames;
-            layout::ReaderEntry& e = control.readers[index];
+            layout::ReaderEntry& e = a.control.readers[a.index];
             // relaxed: statistics for tools.
             e.last_sequence.store(last_sequence, std::memory_order_relaxed);
             e.frames.store(frames, std::memory_order_relaxed);
             e.skipped.store(skipped, std::memory_order_relaxed);
         }
-        return Lease(this, data + std::uint64_t{i} * geometry.slot_stride, info, i);
-    }
-
-    void release(std::uint32_t i) {
-        release_hold(control, i, bit);
-        lease_out = false;
+        return Lease(at, a.data + std::uint64_t{i} * a.geometry.slot_stride, info, i);
     }
 
     Result<Lease> hold(std::optional<Held> held, HoldError error) {
@@ -161,53 +211,104 @@ struct ReaderImpl {
         }
     }
 
+    Status may_lease() const {
+        if (!at) return closed_error();
+        if (at->leases_out >= at->geometry.leases_per_reader)
+            return Error{Errc::lease_held,
+                         "this reader already holds " + std::to_string(at->leases_out) +
+                             " leases, the most segment '" + name + "' allows one reader"};
+        return ok_status();
+    }
+
     Result<Lease> latest() {
-        if (lease_out) return Error{Errc::lease_held, "this reader already holds a lease"};
+        if (auto st = may_lease(); !st) return st.error();
         HoldError error = HoldError::none;
-        auto held = hold_latest(control, geometry.slot_count, bit, error);
+        const std::uint8_t* held_counts = at->leases_out != 0 ? at->held.data() : nullptr;
+        auto held = hold_latest(at->control, at->geometry.slot_count, at->bit, held_counts, error);
         return hold(held, error);
     }
 
     Result<Lease> next() {
-        if (lease_out) return Error{Errc::lease_held, "this reader already holds a lease"};
+        if (auto st = may_lease(); !st) return st.error();
         HoldError error = HoldError::none;
-        auto held = hold_next(control, geometry.slot_count, last_sequence, bit, error);
+        const std::uint8_t* held_counts = at->leases_out != 0 ? at->held.data() : nullptr;
+        auto held = hold_next(at->control, at->geometry.slot_count, last_sequence, at->bit,
+                              held_counts, error);
         return hold(held, error);
     }
 
-    bool newer_frame() const { return published_sequence(control) > last_sequence; }
-
-    bool name_exists() const { return ::access(segment_path(name).c_str(), F_OK) == 0; }
+    bool newer_frame() const { return published_sequence(at->control) > last_sequence; }
 
     std::optional<WaitStatus> state_change() const {
-        switch (writer_state(control)) {
+        switch (writer_state(at->control)) {
             case WriterState::end_of_stream:
                 return WaitStatus::end_of_stream;
             case WriterState::replaced:
                 // The name points at the replacement, unless that is gone too
                 // (its writer finished): then there is nothing to follow.
-                return file.is_at(name) || !name_exists() ? WaitStatus::writer_gone
-                                                          : WaitStatus::replaced;
+                return at->file.is_at(name) || !at->name_exists() ? WaitStatus::writer_gone
+                                                                  : WaitStatus::replaced;
             case WriterState::live:
                 break;
         }
         return std::nullopt;
     }
 
+    // Switches to the segment now under the name if it is another one.
+    Result<bool> follow() {
+        if (!at) return closed_error();
+        if (at->file.is_at(name)) return false;  // still the same segment
+        auto fresh = Attachment::open(name);
+        if (!fresh) {
+            if (fresh.error().code == Errc::not_found) return false;  // nothing to follow yet
+            return fresh.error();
+        }
+        if (auto st = attach(std::move(*fresh)); !st) return st.error();
+        return true;
+    }
+
+    // follow: a lost stream. Looks for a new segment every kFollowLookNs
+    // until the deadline. Appearance of a name has no wake-up to wait on.
+    WaitStatus look_for_writer(std::int64_t deadline) {
+        for (;;) {
+            auto switched = follow();
+            if (switched && *switched) return WaitStatus::followed;
+            const std::int64_t remaining = deadline - now_ns();
+            if (remaining <= 0) return WaitStatus::timed_out;
+            std::this_thread::sleep_for(
+                std::chrono::nanoseconds(std::min(remaining, kFollowLookNs)));
+        }
+    }
+
+    // Without follow: what happened. With follow: the same, but a
+    // replacement is followed at once and a lost writer is looked for.
+    WaitStatus on_change(WaitStatus change) {
+        if (!options.follow) return change;
+        if (change == WaitStatus::replaced) {
+            auto switched = follow();
+            if (switched && *switched) return WaitStatus::followed;
+            change = WaitStatus::writer_gone;  // the replacement vanished
+        }
+        looking = true;
+        return change;
+    }
+
     WaitStatus wait(std::chrono::nanoseconds timeout) {
+        if (!at) return WaitStatus::end_of_stream;
         const std::int64_t deadline = now_ns() + timeout.count();
+        if (looking) return look_for_writer(deadline);
         for (;;) {
             // A newer frame first: a `next` reader drains what was published
             // before the end of stream or a replacement.
             if (newer_frame()) return WaitStatus::frame;
-            if (auto change = state_change()) return *change;
+            if (auto change = state_change()) return on_change(*change);
             const std::int64_t remaining = deadline - now_ns();
             if (remaining <= 0) return WaitStatus::timed_out;
             const Woken woken =
-                wait_for_newer(control, last_sequence, std::min(remaining, kLivenessCheckNs));
+                wait_for_newer(at->control, last_sequence, std::min(remaining, kLivenessCheckNs));
             // A quiet interval is when we look whether the writer still lives.
-            if (woken == Woken::quiet && !writer_alive(file.fd(), geometry))
-                return state_change().value_or(WaitStatus::writer_gone);
+            if (woken == Woken::quiet && !detail::writer_alive(at->file.fd(), at->geometry))
+                return on_change(state_change().value_or(WaitStatus::writer_gone));
         }
     }
 };
@@ -219,7 +320,7 @@ struct ReaderImpl {
 Lease& Lease::operator=(Lease&& other) noexcept {
     if (this != &other) {
         release();
-        owner_ = std::exchange(other.owner_, nullptr);
+        owner_ = std::move(other.owner_);
         data_ = other.data_;
         info_ = other.info_;
         slot_ = other.slot_;
@@ -229,7 +330,8 @@ Lease& Lease::operator=(Lease&& other) noexcept {
 
 void Lease::release() {
     if (owner_ == nullptr) return;
-    std::exchange(owner_, nullptr)->release(slot_);
+    owner_->release(slot_);
+    owner_.reset();  // the last owner unmaps and gives the reader entry back
 }
 
 // ---- Reader --------------------------------------------------------------
@@ -243,10 +345,16 @@ Result<Reader> Reader::open(const std::string& name, const ReaderOptions& option
     if (auto st = validate_name(name); !st) return st.error();
     const auto deadline = std::chrono::steady_clock::now() + options.wait_for_segment;
     for (;;) {
-        auto impl = detail::ReaderImpl::open(name);
-        if (impl) return Reader(std::move(*impl));
-        if (impl.error().code != Errc::not_found || std::chrono::steady_clock::now() >= deadline) {
-            Error e = impl.error();
+        auto at = detail::Attachment::open(name);
+        if (at) {
+            auto impl = std::make_unique<detail::ReaderImpl>();
+            impl->name = name;
+            impl->options = options;
+            if (auto st = impl->attach(std::move(*at)); !st) return st.error();
+            return Reader(std::move(impl));
+        }
+        if (at.error().code != Errc::not_found || std::chrono::steady_clock::now() >= deadline) {
+            Error e = at.error();
             if (e.code == Errc::not_found)
                 e.message =
                     "no segment named '" + name + "' (is a writer running under that name?)";
@@ -268,6 +376,7 @@ WaitStatus Reader::wait(std::chrono::nanoseconds timeout) {
 }
 
 WaitStatus Reader::status() const {
+    if (!impl_->at) return WaitStatus::end_of_stream;
     if (impl_->newer_frame()) return WaitStatus::frame;
     if (auto change = impl_->state_change()) return *change;
     if (!writer_alive()) return WaitStatus::writer_gone;
@@ -275,38 +384,49 @@ WaitStatus Reader::status() const {
 }
 
 bool Reader::writer_alive() const {
-    return detail::writer_alive(impl_->file.fd(), impl_->geometry);
+    return impl_->at && detail::writer_alive(impl_->at->file.fd(), impl_->at->geometry);
 }
 
 Result<bool> Reader::follow() {
-    if (impl_->lease_out) return Error{Errc::lease_held, "release the lease before following"};
-    if (impl_->file.is_at(impl_->name)) return false;  // still the same segment
-    auto fresh = detail::ReaderImpl::open(impl_->name);
-    if (!fresh) {
-        if (fresh.error().code == Errc::not_found) return false;  // nothing to follow yet
-        return fresh.error();
-    }
-    impl_ = std::move(*fresh);
-    return true;
+    return impl_->follow();
 }
 
+void Reader::close() {
+    if (impl_) impl_->at.reset();
+}
+bool Reader::is_open() const {
+    return impl_ && impl_->at;
+}
+
+std::uint32_t Reader::max_leases() const {
+    return impl_->at ? impl_->at->geometry.leases_per_reader : 0;
+}
+std::uint32_t Reader::leases_held() const {
+    return impl_->at ? impl_->at->leases_out : 0;
+}
 std::uint64_t Reader::last_sequence() const {
     return impl_->last_sequence;
 }
 std::uint64_t Reader::frames() const {
-    return impl_->frames;
+    return impl_->earlier_frames + impl_->frames;
 }
 std::uint64_t Reader::skipped() const {
-    return impl_->skipped;
+    return impl_->earlier_skipped + impl_->skipped;
+}
+std::uint64_t Reader::writer_restarts() const {
+    return impl_->writer_restarts;
+}
+std::uint64_t Reader::follows() const {
+    return impl_->follows;
 }
 std::uint64_t Reader::latest_sequence() const {
-    return detail::published_sequence(impl_->control);
+    return impl_->at ? detail::published_sequence(impl_->at->control) : 0;
 }
 std::uint32_t Reader::reader_index() const {
-    return impl_->index;
+    return impl_->at ? impl_->at->index : 0;
 }
 std::uint32_t Reader::writer_pid() const {
-    return impl_->geometry.writer_pid;
+    return impl_->at ? impl_->at->geometry.writer_pid : 0;
 }
 const std::string& Reader::name() const {
     return impl_->name;

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/interprocess/exceptions.hpp>
 #include <cerrno>
 #include <cstring>
 
@@ -32,12 +31,16 @@ template std::uint64_t load_field<std::uint64_t>(std::span<const std::byte>, std
 template std::int64_t load_field<std::int64_t>(std::span<const std::byte>, std::size_t);
 
 Result<Geometry> plan_geometry(std::uint32_t slot_count, std::uint32_t max_readers,
-                               std::uint64_t slot_capacity) {
+                               std::uint32_t leases_per_reader, std::uint64_t slot_capacity) {
     using namespace layout;
     if (max_readers < 1 || max_readers > kMaxReaders)
         return Error{Errc::invalid_argument, "max readers must be 1.." +
                                                  std::to_string(kMaxReaders) + ", not " +
                                                  std::to_string(max_readers)};
+    if (leases_per_reader < 1 || leases_per_reader > kMaxLeasesPerReader)
+        return Error{Errc::invalid_argument, "leases per reader must be 1.." +
+                                                 std::to_string(kMaxLeasesPerReader) + ", not " +
+                                                 std::to_string(leases_per_reader)};
     if (slot_count < 1 || slot_count > kMaxSlots)
         return Error{Errc::invalid_argument, "slots must be 1.." + std::to_string(kMaxSlots) +
                                                  ", not " + std::to_string(slot_count)};
@@ -49,6 +52,7 @@ Result<Geometry> plan_geometry(std::uint32_t slot_count, std::uint32_t max_reade
     g.layout_version = kLayoutVersion;
     g.slot_count = slot_count;
     g.max_readers = max_readers;
+    g.leases_per_reader = leases_per_reader;
     g.slot_capacity = slot_capacity;
     g.slot_stride = round_up(slot_capacity, kPage);
     g.data_offset = round_up(control_size(slot_count, max_readers), kPage);
@@ -75,10 +79,16 @@ Result<Geometry> read_header(std::span<const std::byte> bytes, std::uint64_t obj
     // is noise after the magic, not a version.
     if (g.layout_version > kLayoutVersion + 1000)
         return corrupt("implausible layout version " + std::to_string(g.layout_version));
-    if (g.layout_version != kLayoutVersion)
+    if (g.layout_version < kLayoutVersion)
         return Error{Errc::version_mismatch,
-                     where + " has layout version " + std::to_string(g.layout_version) +
-                         "; this build reads version " + std::to_string(kLayoutVersion)};
+                     where + " was made by an older framebus; restart its writer (layout version " +
+                         std::to_string(g.layout_version) + ", this build reads " +
+                         std::to_string(kLayoutVersion) + ")"};
+    if (g.layout_version > kLayoutVersion)
+        return Error{Errc::version_mismatch,
+                     where + " was made by a newer framebus (layout version " +
+                         std::to_string(g.layout_version) + "); this build reads version " +
+                         std::to_string(kLayoutVersion)};
     if (load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, header_size)) !=
         sizeof(SegmentHeader))
         return corrupt("wrong header size");
@@ -88,9 +98,11 @@ Result<Geometry> read_header(std::span<const std::byte> bytes, std::uint64_t obj
     g.slot_capacity = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, slot_capacity));
     g.slot_count = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, slot_count));
     g.max_readers = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, max_readers));
+    g.leases_per_reader =
+        load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, leases_per_reader));
 
     // Recompute the geometry from the counts; every derived field must agree.
-    auto planned = plan_geometry(g.slot_count, g.max_readers, g.slot_capacity);
+    auto planned = plan_geometry(g.slot_count, g.max_readers, g.leases_per_reader, g.slot_capacity);
     if (!planned) return corrupt(planned.error().message);
     if (planned->slot_stride != g.slot_stride || planned->data_offset != g.data_offset ||
         planned->total_size != g.total_size)
@@ -115,27 +127,22 @@ Result<Geometry> read_header(std::span<const std::byte> bytes, std::uint64_t obj
 
 Result<SegmentFile> SegmentFile::open(const std::string& shm_name, Access access) {
     SegmentFile file;
-    try {
-        file.shm_ = bip::shared_memory_object(
-            bip::open_only, shm_name.c_str(),
-            access == Access::read_write ? bip::read_write : bip::read_only);
-    } catch (const std::exception& e) {
-        return error_from_boost(e, segment_path(shm_name));
-    }
+    auto object = sys::open_shm(shm_name, access == Access::read_write, segment_path(shm_name));
+    if (!object) return object.error();
+    file.shm_ = std::move(*object);
     if (auto st = file.refresh_size(); !st) return st.error();
     return file;
 }
 
 Result<SegmentFile> SegmentFile::create(const std::string& shm_name, std::uint32_t mode) {
     SegmentFile file;
-    try {
-        // O_CREAT|O_EXCL, then fchmod: the mode is exact, whatever the umask.
-        file.shm_ = bip::shared_memory_object(bip::create_only, shm_name.c_str(), bip::read_write,
-                                              bip::permissions(mode));
-    } catch (const std::exception& e) {
-        return error_from_boost(e, segment_path(shm_name));
+    auto object = sys::create_shm(shm_name, mode, segment_path(shm_name));
+    if (!object) return object.error();
+    file.shm_ = std::move(*object);
+    if (auto st = file.refresh_size(); !st) {
+        (void)sys::shm_unlink(shm_name);  // we created it: leave nothing behind
+        return st.error();
     }
-    if (auto st = file.refresh_size(); !st) return st.error();
     return file;
 }
 
@@ -145,7 +152,8 @@ int SegmentFile::fd() const {
 
 Status SegmentFile::refresh_size() {
     struct stat st {};
-    if (::fstat(fd(), &st) != 0) return sys::error_from_errno(errno, segment_path(shm_.get_name()));
+    if (int err = sys::fstat(fd(), st); err != 0)
+        return sys::error_from_errno(err, segment_path(shm_.get_name()));
     size_ = static_cast<std::uint64_t>(st.st_size);
     dev_ = st.st_dev;
     ino_ = st.st_ino;
@@ -154,35 +162,26 @@ Status SegmentFile::refresh_size() {
 
 bool SegmentFile::is_at(const std::string& shm_name) const {
     struct stat st {};
-    if (::stat(segment_path(shm_name).c_str(), &st) != 0) return false;
+    if (sys::stat(segment_path(shm_name), st) != 0) return false;
     return st.st_dev == dev_ && st.st_ino == ino_;
 }
 
 Result<std::string> SegmentFile::read_prefix(std::size_t max) const {
     std::string bytes(std::min<std::uint64_t>(max, size_), '\0');
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n =
-            ::pread(fd(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sys::error_from_errno(errno, segment_path(shm_.get_name()));
-        if (n == 0) break;  // shrank under us: validation will say so
-        done += static_cast<std::size_t>(n);
-    }
-    bytes.resize(done);
+    const long long n = sys::pread_full(fd(), bytes.data(), bytes.size(), 0);
+    if (n < 0) return sys::error_from_errno(static_cast<int>(-n), segment_path(shm_.get_name()));
+    bytes.resize(static_cast<std::size_t>(n));  // shrank under us: validation will say so
     return bytes;
 }
 
 Result<Mapping> Mapping::map(SegmentFile& file, bool writable, std::uint64_t offset,
                              std::uint64_t size) {
     Mapping m;
-    try {
-        m.region_ =
-            bip::mapped_region(file.object(), writable ? bip::read_write : bip::read_only,
-                               static_cast<bip::offset_t>(offset), static_cast<std::size_t>(size));
-    } catch (const std::exception& e) {
-        return error_from_boost(e, "mapping " + segment_path(file.object().get_name()));
-    }
+    auto region = sys::map(
+        file.object(), writable, offset, size,
+        "mapping " + std::to_string(size) + " bytes of " + segment_path(file.object().get_name()));
+    if (!region) return region.error();
+    m.region_ = std::move(*region);
     return m;
 }
 
@@ -217,14 +216,6 @@ bool writer_alive(int fd, const Geometry& geometry) {
             break;
     }
     return sys::process_alive(static_cast<int>(geometry.writer_pid), geometry.writer_start_time);
-}
-
-Error error_from_boost(const std::exception& e, const std::string& what) {
-    if (const auto* ipc = dynamic_cast<const bip::interprocess_exception*>(&e)) {
-        int err = ipc->get_native_error();
-        if (err != 0) return sys::error_from_errno(err, what);
-    }
-    return Error{Errc::system, what + ": " + e.what()};
 }
 
 }  // namespace framebus::detail

@@ -6,8 +6,7 @@ namespace framebus {
 
 namespace {
 std::uint64_t row_bytes(const FrameFormat& f) {
-    const std::uint32_t bpp = bytes_per_pixel(f.pixel_format);
-    return bpp != 0 ? std::uint64_t{f.width} * bpp : f.stride;
+    return f.plane_row_bytes(0);
 }
 
 // 8 bytes at a time, multiply-xorshift mixing: fast enough to check every
@@ -27,34 +26,40 @@ std::uint64_t mix(std::uint64_t h, const std::byte* p, std::uint64_t n) {
 }  // namespace
 
 std::uint64_t frame_checksum(const std::byte* frame, const FrameFormat& format) {
-    const std::uint64_t row = row_bytes(format);
     std::uint64_t h = 0x243F6A8885A308D3ULL ^ format.width ^ (std::uint64_t{format.height} << 32);
-    for (std::uint32_t y = 0; y < format.height; ++y) {
-        const std::byte* p = frame + y * format.stride;
-        std::uint64_t n = row;
-        if (y == 0) p += kStampBytes, n -= kStampBytes;
-        h = mix(h, p, n);
+    for (std::uint32_t plane = 0; plane < format.plane_count && plane < kMaxPlanes; ++plane) {
+        const Plane& layout = format.planes[plane];
+        const std::uint64_t row = format.plane_row_bytes(plane);
+        const std::uint64_t rows = format.plane_rows(plane);
+        for (std::uint64_t y = 0; y < rows; ++y) {
+            const std::byte* p = frame + layout.offset + y * layout.stride;
+            std::uint64_t n = row;
+            if (plane == 0 && y == 0) p += kStampBytes, n -= kStampBytes;
+            h = mix(h, p, n);
+        }
     }
     return h;
 }
 
 bool stamp_frame(std::byte* frame, const FrameFormat& format, std::uint64_t number) {
     if (row_bytes(format) < kStampBytes || format.height == 0) return false;
+    std::byte* stamp = frame + format.planes[0].offset;
     const std::uint64_t inverse = ~number;
-    std::memcpy(frame, &number, 8);
-    std::memcpy(frame + 8, &inverse, 8);
+    std::memcpy(stamp, &number, 8);
+    std::memcpy(stamp + 8, &inverse, 8);
     const std::uint64_t sum = frame_checksum(frame, format);
-    std::memcpy(frame + 16, &sum, 8);
+    std::memcpy(stamp + 16, &sum, 8);
     return true;
 }
 
 StampResult check_stamp(const std::byte* frame, const FrameFormat& format) {
     StampResult result;
     if (row_bytes(format) < kStampBytes || format.height == 0) return result;
+    const std::byte* stamp = frame + format.planes[0].offset;
     std::uint64_t number, inverse, sum;
-    std::memcpy(&number, frame, 8);
-    std::memcpy(&inverse, frame + 8, 8);
-    std::memcpy(&sum, frame + 16, 8);
+    std::memcpy(&number, stamp, 8);
+    std::memcpy(&inverse, stamp + 8, 8);
+    std::memcpy(&sum, stamp + 16, 8);
     if (inverse != ~number) return result;
     result.number = number;
     result.check = sum == frame_checksum(frame, format) ? StampCheck::ok : StampCheck::bad_checksum;

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <boost/interprocess/exceptions.hpp>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -15,7 +16,21 @@
 namespace framebus::sys {
 
 namespace {
-std::atomic<int> g_fail_fallocate{0};
+std::atomic<int> g_fail_next[static_cast<int>(Call::count)]{};
+
+// The errno a test asked this call to fail with, once; 0 normally.
+int injected(Call call) {
+    // relaxed: a test hook, set before the call it concerns on the same thread.
+    return g_fail_next[static_cast<int>(call)].exchange(0, std::memory_order_relaxed);
+}
+
+Error error_from_boost(const std::exception& e, const std::string& what) {
+    if (const auto* ipc = dynamic_cast<const bip::interprocess_exception*>(&e)) {
+        int err = ipc->get_native_error();
+        if (err != 0) return error_from_errno(err, what);
+    }
+    return Error{Errc::system, what + ": " + e.what()};
+}
 
 struct flock lock_request(short type, std::int64_t byte) {
     struct flock fl {};
@@ -28,12 +43,118 @@ struct flock lock_request(short type, std::int64_t byte) {
 }
 }  // namespace
 
-void testing::fail_next_fallocate(int err) {
-    g_fail_fallocate.store(err);
+void testing::fail_next(Call call, int err) {
+    g_fail_next[static_cast<int>(call)].store(err, std::memory_order_relaxed);
+}
+
+Result<bip::shared_memory_object> open_shm(const std::string& name, bool writable,
+                                           const std::string& what) {
+    if (int err = injected(Call::shm_open)) return error_from_errno(err, what);
+    try {
+        return bip::shared_memory_object(bip::open_only, name.c_str(),
+                                         writable ? bip::read_write : bip::read_only);
+    } catch (const std::exception& e) {
+        return error_from_boost(e, what);
+    }
+}
+
+Result<bip::shared_memory_object> create_shm(const std::string& name, std::uint32_t mode,
+                                             const std::string& what) {
+    if (int err = injected(Call::shm_open)) return error_from_errno(err, what);
+    try {
+        // O_CREAT|O_EXCL, then fchmod: the mode is exact, whatever the umask.
+        return bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
+                                         bip::permissions(mode));
+    } catch (const std::exception& e) {
+        return error_from_boost(e, what);
+    }
+}
+
+Result<bip::mapped_region> map(const bip::shared_memory_object& object, bool writable,
+                               std::uint64_t offset, std::uint64_t size, const std::string& what) {
+    if (int err = injected(Call::mmap)) return error_from_errno(err, what);
+    try {
+        return bip::mapped_region(object, writable ? bip::read_write : bip::read_only,
+                                  static_cast<bip::offset_t>(offset),
+                                  static_cast<std::size_t>(size));
+    } catch (const std::exception& e) {
+        return error_from_boost(e, what);
+    }
+}
+
+int shm_unlink(const std::string& name) {
+    if (int err = injected(Call::unlink)) return err;
+    return ::shm_unlink(name.c_str()) == 0 ? 0 : errno;
+}
+
+int link(const std::string& from_path, const std::string& to_path) {
+    if (int err = injected(Call::link)) return err;
+    return ::link(from_path.c_str(), to_path.c_str()) == 0 ? 0 : errno;
+}
+
+int rename(const std::string& from_path, const std::string& to_path) {
+    if (int err = injected(Call::rename)) return err;
+    return ::rename(from_path.c_str(), to_path.c_str()) == 0 ? 0 : errno;
+}
+
+int fstat(int fd, struct stat& st) {
+    if (int err = injected(Call::fstat)) return err;
+    return ::fstat(fd, &st) == 0 ? 0 : errno;
+}
+
+int stat(const std::string& path, struct stat& st) {
+    return ::stat(path.c_str(), &st) == 0 ? 0 : errno;
+}
+
+long long pread_full(int fd, void* into, std::size_t size, std::uint64_t offset) {
+    if (int err = injected(Call::pread)) return -err;
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::pread(fd, static_cast<char*>(into) + done, size - done,
+                                  static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        if (n == 0) break;  // end of file: shorter than asked
+        done += static_cast<std::size_t>(n);
+    }
+    return static_cast<long long>(done);
+}
+
+int open_in(int dir_fd, const std::string& name) {
+    if (int err = injected(Call::shm_open)) return -err;
+    const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
+}
+
+void close_fd(int fd) {
+    if (fd >= 0) ::close(fd);
+}
+
+Directory::Directory(const std::string& path) {
+    if (int err = injected(Call::opendir)) {
+        error_ = err;
+        return;
+    }
+    dir_ = ::opendir(path.c_str());
+    if (dir_ == nullptr) error_ = errno;
+}
+
+Directory::~Directory() {
+    if (dir_ != nullptr) ::closedir(dir_);
+}
+
+int Directory::fd() const {
+    return dir_ != nullptr ? ::dirfd(dir_) : -1;
+}
+
+std::string Directory::next() {
+    if (dir_ == nullptr) return {};
+    const dirent* entry = ::readdir(dir_);
+    return entry != nullptr ? std::string(entry->d_name) : std::string();
 }
 
 int fallocate(int fd, std::uint64_t size) {
-    if (int injected = g_fail_fallocate.exchange(0); injected != 0) return injected;
+    if (int err = injected(Call::fallocate)) return err;
     // posix_fallocate returns the error instead of setting errno; it retries
     // EINTR itself only in the fallback path, so retry here.
     int rc;

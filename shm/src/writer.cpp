@@ -7,8 +7,11 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <thread>
 #include <utility>
 
 #include "framebus/detail/segment.hpp"
@@ -52,7 +55,7 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
     built.file = std::move(*file);
     // From here on, any failure unlinks the half-made object.
     auto fail = [&](Error e) -> Result<BuiltSegment> {
-        ::shm_unlink(built.temp_name.c_str());
+        (void)sys::shm_unlink(built.temp_name);
         return e;
     };
     // Lock first: a temporary whose lock is free is an orphan (its builder
@@ -80,6 +83,7 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
     h->slot_capacity = planned.slot_capacity;
     h->slot_count = planned.slot_count;
     h->max_readers = planned.max_readers;
+    h->leases_per_reader = planned.leases_per_reader;
     h->created_realtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
@@ -89,8 +93,9 @@ Result<BuiltSegment> build_segment(const std::string& name, const Geometry& plan
     h->writer_start_time = sys::process_start_time(::getpid()).value_or(0);
     std::memcpy(h->name, name.data(), std::min(name.size(), layout::kMaxNameLength));
     h->heartbeat_ns.store(now_ns(), std::memory_order_relaxed);
-    // release: pairs with the acquire load of layout_version by anyone who
-    // validates the header; every field above is visible once it reads 1.
+    // Last, with release: validation reads the header with pread(), so this
+    // orders our stores for any reader that maps it; for pread() the
+    // kernel's page cache is one memory (PROTOCOL.md "Validation").
     h->layout_version.store(layout::kLayoutVersion, std::memory_order_release);
 
     built.geometry.created_realtime_ns = h->created_realtime_ns;
@@ -115,23 +120,24 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
     const std::string final_path = segment_path(name);
     const std::string temp_path = segment_path(built.temp_name);
     auto fail = [&](Error e) -> Status {
-        ::shm_unlink(built.temp_name.c_str());
+        (void)sys::shm_unlink(built.temp_name);
         return e;
     };
     if (current != nullptr) {
         // We own the name: swap atomically; readers of the old one follow.
-        if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
-            return fail(sys::error_from_errno(errno, "replacing segment '" + name + "'"));
+        if (int err = sys::rename(temp_path, final_path); err != 0)
+            return fail(sys::error_from_errno(err, "replacing segment '" + name + "'"));
         return ok_status();
     }
     for (int attempt = 0; attempt < 100; ++attempt) {
         // Nothing there: link() creates the name only if it is still free.
-        if (::link(temp_path.c_str(), final_path.c_str()) == 0) {
-            ::shm_unlink(built.temp_name.c_str());
+        const int linked = sys::link(temp_path, final_path);
+        if (linked == 0) {
+            (void)sys::shm_unlink(built.temp_name);
             return ok_status();
         }
-        if (errno != EEXIST)
-            return fail(sys::error_from_errno(errno, "creating segment '" + name + "'"));
+        if (linked != EEXIST)
+            return fail(sys::error_from_errno(linked, "creating segment '" + name + "'"));
 
         // Something is there. Take it over only if it is a framebus segment
         // whose writer is dead; never touch anything else.
@@ -144,7 +150,10 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
         if (!prefix) return fail(prefix.error());
         auto geometry = read_header(std::as_bytes(std::span(prefix->data(), prefix->size())),
                                     existing->size(), final_path);
-        if (!geometry) {
+        // A segment of an older layout is taken over like any other once its
+        // writer is dead (the writer lock byte is the same in every version).
+        const bool older = !geometry && geometry.error().code == Errc::version_mismatch;
+        if (!geometry && !older) {
             Error e = geometry.error();
             if (e.code != Errc::not_framebus)
                 e.message += "; remove it with `framebus clean --force " + name + "`";
@@ -153,6 +162,13 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
             return fail(e);
         }
         int err = sys::try_lock(existing->fd(), layout::kWriterLockByte);
+        if (older) {
+            if (err != 0) return fail(geometry.error());
+            if (!existing->is_at(name)) continue;
+            if (int renamed = sys::rename(temp_path, final_path); renamed != 0)
+                return fail(sys::error_from_errno(renamed, "taking over segment '" + name + "'"));
+            return ok_status();
+        }
         if (err == EAGAIN)
             return fail(Error{Errc::live_writer, "segment '" + name +
                                                      "' already has a live writer (pid " +
@@ -164,8 +180,8 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
         // We hold the dead writer's lock; make sure the name still means this
         // object (another writer may have won between open and lock).
         if (!existing->is_at(name)) continue;
-        if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
-            return fail(sys::error_from_errno(errno, "taking over segment '" + name + "'"));
+        if (int renamed = sys::rename(temp_path, final_path); renamed != 0)
+            return fail(sys::error_from_errno(renamed, "taking over segment '" + name + "'"));
         // Readers still attached to the dead writer's segment: follow us.
         if (auto old = Mapping::map(*existing, true, 0, sizeof(SegmentHeader)))
             mark_replaced(reinterpret_cast<SegmentHeader*>(old->data()));
@@ -176,7 +192,7 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
 
 }  // namespace
 
-struct WriterImpl {
+struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
     WriterOptions options;
     SegmentFile file;
     Mapping mapping;
@@ -189,6 +205,20 @@ struct WriterImpl {
     bool slot_out = false;
     bool closed = false;
     WriterStats stats;
+    std::atomic<std::uint64_t> reclaimed{0};  // counted by the upkeep thread too
+
+    // The upkeep thread (PROTOCOL.md "Upkeep"). upkeep_mutex serialises it
+    // with everything else that makes system calls on the segment: replacing
+    // it, closing it, reclaiming from acquire(). Two threads of one process
+    // share the OFD locks, so reclaims must never overlap. The hot path never
+    // takes the mutex: only this thread's own replace() changes the fields
+    // the hot path reads, and it holds the mutex while it does.
+    std::mutex upkeep_mutex;
+    std::condition_variable upkeep_wake;
+    bool upkeep_stopping = false;
+    std::thread upkeep_thread;
+
+    ~WriterImpl() { close(); }
 
     void adopt(BuiltSegment&& built) {
         file = std::move(built.file);
@@ -200,11 +230,40 @@ struct WriterImpl {
         cursor = 0;
     }
 
+    void start_upkeep() {
+        if (options.upkeep_interval.count() <= 0) return;
+        upkeep_thread = std::thread([this] {
+            std::unique_lock lock(upkeep_mutex);
+            while (!upkeep_wake.wait_for(lock, options.upkeep_interval,
+                                         [this] { return upkeep_stopping; })) {
+                heartbeat();
+                reclaimed += reclaim_dead_readers(file.fd(), control, geometry);
+            }
+        });
+    }
+
+    void stop_upkeep() {
+        if (!upkeep_thread.joinable()) return;
+        {
+            std::lock_guard lock(upkeep_mutex);
+            upkeep_stopping = true;
+        }
+        upkeep_wake.notify_all();
+        upkeep_thread.join();
+    }
+
+    void heartbeat() {
+        // relaxed: a status word for tools ("stalled"), never used for liveness.
+        control.header->heartbeat_ns.store(now_ns(), std::memory_order_relaxed);
+    }
+
     Status replace(std::uint64_t capacity) {
-        auto planned = plan_geometry(geometry.slot_count, geometry.max_readers, capacity);
+        auto planned = plan_geometry(geometry.slot_count, geometry.max_readers,
+                                     geometry.leases_per_reader, capacity);
         if (!planned) return planned.error();
         auto built = build_segment(options.name, *planned, options.mode);
         if (!built) return built.error();
+        std::lock_guard lock(upkeep_mutex);
         if (auto st = install_segment(*built, options.name, &file); !st) return st.error();
         mark_replaced(control.header);
         adopt(std::move(*built));
@@ -213,12 +272,14 @@ struct WriterImpl {
     }
 
     Result<WriteSlot> acquire(const FrameFormat& format) {
+        if (closed) return Error{Errc::invalid_argument, "the writer is closed"};
         if (slot_out)
             return Error{Errc::invalid_argument, "a slot is already acquired; commit it first"};
         if (!frame_fits(format, std::uint64_t{1} << 40))
             return Error{Errc::invalid_argument,
-                         "inconsistent frame format (zero or huge size, a row wider than its "
-                         "stride, or a pixel format that disagrees with its OpenCV type)"};
+                         "inconsistent frame format (zero or huge size, a size the pixel "
+                         "format cannot subsample, a row wider than its stride, planes out of "
+                         "order, or a pixel format that disagrees with its OpenCV type)"};
         if (format.bytes() > geometry.slot_capacity) {
             if (auto st = replace(format.bytes()); !st) return st.error();
         }
@@ -229,7 +290,7 @@ struct WriterImpl {
         if (!i && reclaim() > 0) i = acquire_slot(control, geometry.slot_count, seq, cursor);
         if (i) {
             slot_out = true;
-            return WriteSlot(this, data + std::uint64_t{*i} * geometry.slot_stride,
+            return WriteSlot(shared_from_this(), data + std::uint64_t{*i} * geometry.slot_stride,
                              geometry.slot_capacity, format, seq, *i);
         }
         // relaxed: a statistic.
@@ -241,18 +302,20 @@ struct WriterImpl {
 
     void commit(std::uint32_t i, std::uint64_t seq, const FrameFormat& format,
                 std::int64_t capture_ns) {
+        slot_out = false;
+        if (closed) return abandon_slot(control, i);  // nobody is reading any more
         const std::int64_t publish_ns = now_ns();
         // A capture time off the bus's clock would read as corrupt: use ours.
         const bool own_capture = capture_ns != 0 && plausible_timestamp(capture_ns);
         commit_slot(control, i, seq, format, own_capture ? capture_ns : publish_ns, publish_ns);
         next_sequence = seq + 1;
-        slot_out = false;
         ++stats.published;
     }
 
     std::size_t reclaim() {
+        std::lock_guard lock(upkeep_mutex);
         const std::size_t n = reclaim_dead_readers(file.fd(), control, geometry);
-        stats.reclaimed += n;
+        reclaimed += n;
         return n;
     }
 
@@ -264,13 +327,15 @@ struct WriterImpl {
     void close() {
         if (closed) return;
         closed = true;
+        stop_upkeep();
         set_writer_state(control, WriterState::end_of_stream);
         // Unlink only if the name is still ours (not taken over by someone
         // after a `framebus clean --force`).
-        if (!options.keep && file.is_at(options.name)) ::shm_unlink(options.name.c_str());
+        if (!options.keep && file.is_at(options.name)) (void)sys::shm_unlink(options.name);
         sys::unlock(file.fd(), layout::kWriterLockByte);
-        mapping = Mapping();
         file = SegmentFile();
+        // The mapping stays while a WriteSlot (which shares this object) is out.
+        if (!slot_out) mapping = Mapping();
     }
 };
 
@@ -281,7 +346,7 @@ struct WriterImpl {
 WriteSlot& WriteSlot::operator=(WriteSlot&& other) noexcept {
     if (this != &other) {
         abandon();
-        owner_ = std::exchange(other.owner_, nullptr);
+        owner_ = std::move(other.owner_);
         data_ = other.data_;
         capacity_ = other.capacity_;
         format_ = other.format_;
@@ -302,17 +367,19 @@ Status WriteSlot::set_format(const FrameFormat& format) {
 
 void WriteSlot::commit(std::int64_t capture_ns) {
     if (owner_ == nullptr) return;
-    std::exchange(owner_, nullptr)->commit(slot_, sequence_, format_, capture_ns);
+    auto owner = std::move(owner_);  // the last owner may free the mapping after this
+    owner->commit(slot_, sequence_, format_, capture_ns);
 }
 
 void WriteSlot::abandon() {
     if (owner_ == nullptr) return;
-    std::exchange(owner_, nullptr)->abandon(slot_);
+    auto owner = std::move(owner_);
+    owner->abandon(slot_);
 }
 
 // ---- Writer --------------------------------------------------------------
 
-Writer::Writer(std::unique_ptr<detail::WriterImpl> impl) : impl_(std::move(impl)) {}
+Writer::Writer(std::shared_ptr<detail::WriterImpl> impl) : impl_(std::move(impl)) {}
 Writer::Writer(Writer&&) noexcept = default;
 Writer& Writer::operator=(Writer&& other) noexcept {
     if (this != &other) {
@@ -329,20 +396,27 @@ Result<Writer> Writer::create(const WriterOptions& options) {
     if (auto st = validate_name(options.name); !st) return st.error();
     if (options.mode & ~0777u)
         return Error{Errc::invalid_argument, "mode must be permission bits (0..0777)"};
-    const std::uint32_t slots = options.slots != 0 ? options.slots : options.max_readers + 2;
+    if (options.leases_per_reader < 1 || options.leases_per_reader > layout::kMaxLeasesPerReader)
+        return Error{Errc::invalid_argument,
+                     "leases per reader must be 1.." + std::to_string(layout::kMaxLeasesPerReader) +
+                         ", not " + std::to_string(options.leases_per_reader)};
+    const std::uint32_t slots =
+        options.slots != 0 ? options.slots : options.max_readers * options.leases_per_reader + 2;
     const std::uint64_t capacity =
         options.slot_capacity != 0 ? options.slot_capacity : options.initial_format.bytes();
     if (capacity == 0)
         return Error{Errc::invalid_argument,
                      "slot capacity unknown: give a slot capacity or an initial frame format"};
-    auto planned = detail::plan_geometry(slots, options.max_readers, capacity);
+    auto planned =
+        detail::plan_geometry(slots, options.max_readers, options.leases_per_reader, capacity);
     if (!planned) return planned.error();
     auto built = detail::build_segment(options.name, *planned, options.mode);
     if (!built) return built.error();
     if (auto st = detail::install_segment(*built, options.name, nullptr); !st) return st.error();
-    auto impl = std::make_unique<detail::WriterImpl>();
+    auto impl = std::make_shared<detail::WriterImpl>();
     impl->options = options;
     impl->adopt(std::move(*built));
+    impl->start_upkeep();
     return Writer(std::move(impl));
 }
 
@@ -355,8 +429,7 @@ void Writer::end_of_stream() {
 }
 
 void Writer::heartbeat() {
-    // relaxed: a status word for tools ("stalled"), never used for liveness.
-    impl_->control.header->heartbeat_ns.store(now_ns(), std::memory_order_relaxed);
+    impl_->heartbeat();
 }
 
 std::size_t Writer::reclaim_dead_readers() {
@@ -372,7 +445,9 @@ std::uint32_t Writer::readers_attached() const {
 }
 
 WriterStats Writer::stats() const {
-    return impl_->stats;
+    WriterStats stats = impl_->stats;
+    stats.reclaimed = impl_->reclaimed.load(std::memory_order_relaxed);  // a statistic
+    return stats;
 }
 const std::string& Writer::name() const {
     return impl_->options.name;
@@ -385,6 +460,9 @@ std::uint32_t Writer::slot_count() const {
 }
 std::uint32_t Writer::max_readers() const {
     return impl_->geometry.max_readers;
+}
+std::uint32_t Writer::leases_per_reader() const {
+    return impl_->geometry.leases_per_reader;
 }
 
 void Writer::close() {

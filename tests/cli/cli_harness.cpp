@@ -53,6 +53,9 @@ int writer_body(const std::string& name, std::uint64_t frames, bool keep_publish
     options.slots = kSlots;
     options.max_readers = kMaxReaders;
     options.initial_format = kFormat;
+    // This writer keeps its heartbeat by hand (below) and never reclaims on
+    // its own, so the tests decide when dead readers are cleaned up.
+    options.upkeep_interval = std::chrono::milliseconds(0);
     auto writer = Writer::create(options);
     if (!writer) return 10;
     auto publish = [&] {

@@ -271,7 +271,7 @@ TEST(CliLiveWriter, InfoTextNamesEverything) {
     CliResult r = run_cli({"info", name});
     expect_exit(r, 0, "info");
     for (const std::string& text :
-         {"segment      " + name, std::string("layout       version 1"),
+         {"segment      " + name, "layout       version " + std::to_string(layout::kLayoutVersion),
           std::string("mode         0600"),
           "writer       pid " + std::to_string(writer.pid()) + ", alive, live",
           std::string("2 published, 0 dropped, latest sequence 2"), std::string("SLOT"),
@@ -448,8 +448,14 @@ TEST(CliClean, GlobalDryRunReportsOurSegmentsAndChangesNothing) {
     HoldingReader reader(leaky);
     const pid_t reader_pid = reader.pid();
     reader.kill_hard();
+    // The live writer stores its heartbeat every 100 ms: everything else must stay.
+    auto without_heartbeat = [](std::optional<std::string> bytes) {
+        if (bytes && bytes->size() >= offsetof(layout::SegmentHeader, heartbeat_ns) + 8)
+            bytes->replace(offsetof(layout::SegmentHeader, heartbeat_ns), 8, 8, '\0');
+        return bytes;
+    };
     const auto stale_before = test::read_file(shm_path(stale));
-    const auto leaky_before = test::read_file(shm_path(leaky));
+    const auto leaky_before = without_heartbeat(test::read_file(shm_path(leaky)));
 
     CliResult r = run_cli({"clean", "--dry-run"});
     // Other tests' segments may appear too; ours must, with the right action.
@@ -463,7 +469,7 @@ TEST(CliClean, GlobalDryRunReportsOurSegmentsAndChangesNothing) {
         << r.out;
     EXPECT_TRUE(lines_with(r.out, "remove stale segment " + leaky).empty()) << r.out;
     EXPECT_EQ(test::read_file(shm_path(stale)), stale_before);
-    EXPECT_EQ(test::read_file(shm_path(leaky)), leaky_before);
+    EXPECT_EQ(without_heartbeat(test::read_file(shm_path(leaky))), leaky_before);
 }
 
 TEST(CliClean, OrphanedTemporariesAreRemovedLiveOnesKept) {
@@ -634,8 +640,15 @@ TEST(CliCorrupt, OtherLayoutVersionIsListedWithItsReason) {
     const std::string name = test::unique_name("cli-version");
     ShmFileGuard guard(name);
     test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion + 1));
-    expect_corrupt_handling(name,
-                            "has layout version " + std::to_string(layout::kLayoutVersion + 1));
+    expect_corrupt_handling(name, "made by a newer framebus (layout version " +
+                                      std::to_string(layout::kLayoutVersion + 1) + ")");
+}
+
+TEST(CliCorrupt, OlderLayoutVersionIsListedWithItsReason) {
+    const std::string name = test::unique_name("cli-older");
+    ShmFileGuard guard(name);
+    test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion - 1));
+    expect_corrupt_handling(name, "made by an older framebus; restart its writer");
 }
 
 // --- watch ---------------------------------------------------------------------------

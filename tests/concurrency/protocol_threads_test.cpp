@@ -64,8 +64,8 @@ TEST_P(ProtocolThreads, ReadersNeverSeeATornFrameAndNextReadersLoseNothingSilent
                 if (woken == Woken::state_changed) break;
                 if (woken != Woken::newer) continue;
                 HoldError error;
-                auto held = next_mode ? hold_next(c, slots, last, bit, error)
-                                      : hold_latest(c, slots, bit, error);
+                auto held = next_mode ? hold_next(c, slots, last, bit, nullptr, error)
+                                      : hold_latest(c, slots, bit, nullptr, error);
                 if (!held) continue;
                 const std::byte* frame = data + std::size_t{held->slot} * p.frame_bytes;
                 torn += test::check_frame(frame, p.frame_bytes, held->seq) != 0;

@@ -128,7 +128,15 @@ int main(int argc, char** argv) {
     const FrameFormat vga = FrameFormat::packed(640, 480, PixelFormat::bgr24);
     const FrameFormat small_gray = FrameFormat::packed(32, 32, PixelFormat::gray8);
     FrameFormat padded = FrameFormat::packed(30, 20, PixelFormat::rgb24);
-    padded.stride = 128;  // rows padded past width * 3
+    padded.planes[0].stride = 128;  // rows padded past width * 3
+    const FrameFormat i420 = FrameFormat::packed(64, 32, PixelFormat::i420);
+    const FrameFormat nv12 = FrameFormat::packed(64, 32, PixelFormat::nv12);
+    const FrameFormat yuyv = FrameFormat::packed(64, 32, PixelFormat::yuyv);
+    // I420 with each plane's rows padded and the planes apart (a decoder's layout).
+    FrameFormat i420_apart = i420;
+    i420_apart.planes[0] = Plane{0, 128};
+    i420_apart.planes[1] = Plane{128 * 32 + 64, 64};
+    i420_apart.planes[2] = Plane{128 * 32 + 64 + 64 * 16 + 64, 64};
 
     std::vector<Shape> shapes = {
         {"valid-empty", options(8, 0), vga,
@@ -158,6 +166,14 @@ int main(int argc, char** argv) {
              auto other = second->latest();
              return snapshot(s.options.name);
          }},
+        {"valid-i420", options(2, 0), i420,
+         [](Writer& w, const Shape& s) { return after_frames(w, s, 3); }},
+        {"valid-nv12", options(2, 0), nv12,
+         [](Writer& w, const Shape& s) { return after_frames(w, s, 3); }},
+        {"valid-yuyv", options(2, 0), yuyv,
+         [](Writer& w, const Shape& s) { return after_frames(w, s, 3); }},
+        {"valid-i420-planes-apart", options(2, 0), i420_apart,
+         [](Writer& w, const Shape& s) { return after_frames(w, s, 2); }},
         {"valid-end-of-stream", options(8, 0), small_gray,
          [](Writer& w, const Shape& s) {
              publish(w, s.format, 5);
@@ -175,6 +191,7 @@ int main(int argc, char** argv) {
 
     Seed reference;  // valid-frames, the base of the mutations
     Seed small;      // valid-wrapped: small slots
+    Seed planar;     // valid-i420: three planes
     for (Shape& shape : shapes) {
         ::shm_unlink(base.c_str());
         SegmentGuard guard{base};
@@ -193,6 +210,7 @@ int main(int argc, char** argv) {
         corpus.write(shape.file, seed);
         if (shape.file == "valid-frames") reference = seed;
         if (shape.file == "valid-wrapped") small = seed;
+        if (shape.file == "valid-i420") planar = seed;
     }
 
     // "As the header says" (object size 0), the form mutations of counts keep.
@@ -222,7 +240,10 @@ int main(int argc, char** argv) {
     };
     mutated("magic", [](Seed& m) { m.put<std::uint64_t>(0, layout::kMagic ^ 1); });
     mutated("version-0", [](Seed& m) { m.put<std::uint32_t>(8, 0); });
-    mutated("version-2", [](Seed& m) { m.put<std::uint32_t>(8, 2); });
+    mutated("version-older", [](Seed& m) { m.put<std::uint32_t>(8, layout::kLayoutVersion - 1); });
+    mutated("version-newer", [](Seed& m) { m.put<std::uint32_t>(8, layout::kLayoutVersion + 1); });
+    mutated("leases-per-reader-0",
+            [](Seed& m) { m.put<std::uint32_t>(offsetof(SegmentHeader, leases_per_reader), 0); });
     mutated("header-size", [](Seed& m) { m.put<std::uint32_t>(12, 256); });
     mutated("slot-count",
             [](Seed& m) { m.put<std::uint32_t>(offsetof(SegmentHeader, slot_count), 200); });
@@ -256,8 +277,42 @@ int main(int argc, char** argv) {
         m.put<std::uint32_t>(slot0 + offsetof(SlotHeader, width), 40);
         corpus.write("mutated-width-past-stride", m);
     }
-    mutated("stride-0",
-            [&](Seed& m) { m.put<std::uint64_t>(slot0 + offsetof(SlotHeader, stride), 0); });
+    mutated("stride-0", [&](Seed& m) {
+        m.put<std::uint64_t>(
+            slot0 + offsetof(SlotHeader, planes) + offsetof(SlotHeader::PlaneLayout, stride), 0);
+    });
+    // The plane fields of a three-plane frame, each broken once: a plane
+    // past the slot, planes overlapping, a wrong plane count, odd sizes.
+    auto planar_mutated = [&](const std::string& file, auto&& change) {
+        Seed m = planar;
+        change(m);
+        corpus.write("mutated-" + file, m);
+    };
+    auto plane_field = [&](std::uint32_t plane, std::size_t field) {
+        return slot0 + offsetof(SlotHeader, planes) + plane * sizeof(SlotHeader::PlaneLayout) +
+               field;
+    };
+    planar_mutated("plane-past-slot", [&](Seed& m) {
+        m.put<std::uint64_t>(plane_field(2, offsetof(SlotHeader::PlaneLayout, offset)),
+                             std::uint64_t{1} << 40);
+    });
+    planar_mutated("planes-overlap", [&](Seed& m) {
+        m.put<std::uint64_t>(plane_field(1, offsetof(SlotHeader::PlaneLayout, offset)), 0);
+    });
+    planar_mutated("plane-stride-short", [&](Seed& m) {
+        m.put<std::uint64_t>(plane_field(1, offsetof(SlotHeader::PlaneLayout, stride)), 1);
+    });
+    planar_mutated("plane-count-4", [&](Seed& m) {
+        m.put<std::uint32_t>(slot0 + offsetof(SlotHeader, plane_count), 4);
+    });
+    planar_mutated("plane-count-0", [&](Seed& m) {
+        m.put<std::uint32_t>(slot0 + offsetof(SlotHeader, plane_count), 0);
+    });
+    planar_mutated("odd-width",
+                   [&](Seed& m) { m.put<std::uint32_t>(slot0 + offsetof(SlotHeader, width), 63); });
+    planar_mutated("pixel-format-unknown-number", [&](Seed& m) {
+        m.put<std::uint32_t>(slot0 + offsetof(SlotHeader, pixel_format), 77);
+    });
     mutated("writing-slot", [&](Seed& m) {
         m.put<std::uint64_t>(slot0 + offsetof(SlotHeader, state), layout::writing_state(1));
     });

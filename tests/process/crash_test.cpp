@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "framebus/inspect.hpp"
@@ -63,35 +64,96 @@ test::Child holding_reader(const std::string& name, std::uint64_t sequence, test
     });
 }
 
-TEST(Crash, StoppedReadersHoldingLeasesNeverSlowTheWriter) {
+// A reader process that leases frames first, first + 1, ... until it holds
+// as many as the segment lets one reader hold, reports each slot, and then
+// holds them all until killed.
+test::Child reader_holding_its_maximum(const std::string& name, std::uint64_t first,
+                                       test::Pipe& held) {
+    return test::Child([&name, first, &held] {
+        auto reader = Reader::open(name, ReaderOptions{10s});
+        if (!reader) return 10;
+        std::vector<Lease> leases;
+        for (std::uint64_t seq = first; leases.size() < reader->max_leases(); ++seq) {
+            while (reader->latest_sequence() < seq)
+                if (reader->wait(10s) != WaitStatus::frame) return 11;
+            auto lease = reader->latest();
+            if (!lease || lease->sequence() != seq) return 12;
+            held.send(lease->slot_index());
+            leases.push_back(std::move(*lease));
+        }
+        if (reader->latest().error().code != Errc::lease_held) return 13;  // at its maximum
+        for (;;) ::pause();
+    });
+}
+
+TEST(Crash, StoppedReadersHoldingTheirMaximumOfLeasesNeverSlowTheWriter) {
     const std::string name = test::unique_name("sigstop");
     constexpr int kReaders = 3;
+    constexpr int kLeases = 2;  // the default leases per reader
     std::vector<std::unique_ptr<test::Pipe>> held;
     std::vector<test::Child> readers;
     for (int r = 0; r < kReaders; ++r) {
         held.push_back(std::make_unique<test::Pipe>());
-        readers.push_back(holding_reader(name, r + 1, *held.back()));
+        readers.push_back(reader_holding_its_maximum(name, r * kLeases + 1, *held.back()));
     }
-    Writer writer = make_writer(name, kReaders);  // slots = readers + 2
+    Writer writer = make_writer(name, kReaders);  // slots = readers * leases + 2
+    ASSERT_EQ(writer.slot_count(), kReaders * kLeases + 2u);
     std::set<std::uint32_t> held_slots;
     for (int r = 0; r < kReaders; ++r) {
-        publish(writer);  // frame r + 1; reader r leases it
-        auto slot = held[r]->receive(10s);
-        ASSERT_TRUE(slot) << "reader " << r << " exit "
-                          << readers[r].wait_exit_code(1s).value_or(-99);
-        held_slots.insert(static_cast<std::uint32_t>(*slot));
+        for (int l = 0; l < kLeases; ++l) {
+            publish(writer);  // frame r * kLeases + l + 1; reader r leases it
+            auto slot = held[r]->receive(10s);
+            ASSERT_TRUE(slot) << "reader " << r << " exit "
+                              << readers[r].wait_exit_code(1s).value_or(-99);
+            held_slots.insert(static_cast<std::uint32_t>(*slot));
+        }
         readers[r].kill(SIGSTOP);
     }
-    ASSERT_EQ(held_slots.size(), static_cast<std::size_t>(kReaders));
+    ASSERT_EQ(held_slots.size(), static_cast<std::size_t>(kReaders * kLeases));
     for (int i = 0; i < 20000; ++i) {
         auto slot = writer.acquire(kFormat);
         ASSERT_TRUE(slot) << "frame " << i << ": " << slot.error().message;
         EXPECT_EQ(held_slots.count(slot->slot_index()), 0u);
         slot->commit();
     }
-    EXPECT_EQ(writer.stats().published, 20000u + kReaders);
+    EXPECT_EQ(writer.stats().published, 20000u + kReaders * kLeases);
     EXPECT_EQ(writer.stats().dropped, 0u);
     for (auto& r : readers) r.kill(SIGCONT);
+}
+
+TEST(Crash, AnIdleWritersUpkeepReclaimsADeadReaderAndKeepsTheHeartbeat) {
+    // The program publishes one frame and then nothing (a paused camera),
+    // calling nothing on its Writer: the upkeep thread alone must take the
+    // dead reader's lease back and keep the heartbeat going.
+    const std::string name = test::unique_name("upkeep");
+    test::Pipe held;
+    test::Child reader = holding_reader(name, 1, held);
+    WriterOptions options;
+    options.name = name;
+    options.max_readers = 1;
+    options.initial_format = kFormat;
+    options.upkeep_interval = 50ms;
+    auto writer = Writer::create(options);
+    ASSERT_TRUE(writer) << writer.error().message;
+    publish(*writer);
+    ASSERT_TRUE(held.receive(10s));
+    const std::int64_t heartbeat_before = inspect(name)->heartbeat_ns;
+    reader.kill(SIGKILL);
+    ASSERT_EQ(reader.wait_exit_code(5s), -SIGKILL);
+
+    // Nothing announces an upkeep: look until it happened, with a deadline.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    bool reclaimed = false;
+    while (!reclaimed && std::chrono::steady_clock::now() < deadline) {
+        auto view = inspect(name);
+        ASSERT_TRUE(view) << view.error().message;
+        reclaimed = view->readers.empty() && view->slots[view->latest_slot].holders == 0;
+        if (!reclaimed) std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_TRUE(reclaimed) << "the dead reader's lease is still held";
+    EXPECT_EQ(writer->stats().reclaimed, 1u);
+    EXPECT_GT(inspect(name)->heartbeat_ns, heartbeat_before) << "no heartbeat while idle";
+    EXPECT_EQ(writer->stats().published, 1u);
 }
 
 TEST(Crash, AKilledReadersLeaseIsReclaimedByTheWriter) {

@@ -50,6 +50,9 @@ TEST(HotPath, PublishAndLeaseMakeNoSystemCall) {
         options.name = name;
         options.max_readers = 2;
         options.initial_format = format;
+        // The upkeep thread is not the hot path; it would also keep the child
+        // alive past its SYS_exit (which ends this thread only).
+        options.upkeep_interval = std::chrono::milliseconds(0);
         auto writer = Writer::create(options);
         if (!writer) return 10;
         auto latest_reader = Reader::open(name);

@@ -4,7 +4,7 @@ namespace framebus::test {
 
 void draw_blocks(std::byte* frame, const FrameFormat& format) {
     for (std::uint32_t y = 0; y < format.height; ++y) {
-        auto* row = reinterpret_cast<std::uint8_t*>(frame + y * format.stride);
+        auto* row = reinterpret_cast<std::uint8_t*>(frame + y * format.stride());
         for (std::uint32_t x = 0; x < format.width; ++x) {
             const Rgb c = block_colour(x, y, format.width, format.height);
             switch (format.pixel_format) {
@@ -23,10 +23,9 @@ void draw_blocks(std::byte* frame, const FrameFormat& format) {
 }
 
 void draw_numbered(std::byte* frame, const FrameFormat& format, std::uint64_t sequence) {
-    const std::uint64_t row_bytes =
-        std::uint64_t{format.width} * bytes_per_pixel(format.pixel_format);
+    const std::uint64_t row_bytes = format.plane_row_bytes(0);
     for (std::uint32_t y = 0; y < format.height; ++y) {
-        auto* row = reinterpret_cast<std::uint8_t*>(frame + y * format.stride);
+        auto* row = reinterpret_cast<std::uint8_t*>(frame + y * format.stride());
         for (std::uint64_t i = 0; i < row_bytes; ++i)
             row[i] = static_cast<std::uint8_t>(sequence * 7 + y * 3 + i);
     }

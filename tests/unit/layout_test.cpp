@@ -10,8 +10,8 @@
 namespace framebus::layout {
 namespace {
 
-TEST(Layout, VersionOneHasTheseOffsets) {
-    ASSERT_EQ(kLayoutVersion, 1u) << "layout changed: update the expected offsets below";
+TEST(Layout, VersionTwoHasTheseOffsets) {
+    ASSERT_EQ(kLayoutVersion, 2u) << "layout changed: update the expected offsets below";
     EXPECT_EQ(offsetof(SegmentHeader, magic), 0u);
     EXPECT_EQ(offsetof(SegmentHeader, layout_version), 8u);
     EXPECT_EQ(offsetof(SegmentHeader, header_size), 12u);
@@ -21,6 +21,7 @@ TEST(Layout, VersionOneHasTheseOffsets) {
     EXPECT_EQ(offsetof(SegmentHeader, slot_capacity), 40u);
     EXPECT_EQ(offsetof(SegmentHeader, slot_count), 48u);
     EXPECT_EQ(offsetof(SegmentHeader, max_readers), 52u);
+    EXPECT_EQ(offsetof(SegmentHeader, leases_per_reader), 56u);
     EXPECT_EQ(offsetof(SegmentHeader, created_realtime_ns), 64u);
     EXPECT_EQ(offsetof(SegmentHeader, mode), 72u);
     EXPECT_EQ(offsetof(SegmentHeader, owner_uid), 76u);
@@ -30,10 +31,9 @@ TEST(Layout, VersionOneHasTheseOffsets) {
     EXPECT_EQ(offsetof(SegmentHeader, latest), 192u);
     EXPECT_EQ(offsetof(SegmentHeader, publish_futex), 200u);
     EXPECT_EQ(offsetof(SegmentHeader, waiters), 204u);
-    EXPECT_EQ(offsetof(SegmentHeader, writer_state), 256u);
-    EXPECT_EQ(offsetof(SegmentHeader, heartbeat_ns), 264u);
-    EXPECT_EQ(offsetof(SegmentHeader, frames_published), 272u);
-    EXPECT_EQ(offsetof(SegmentHeader, frames_dropped), 280u);
+    EXPECT_EQ(offsetof(SegmentHeader, writer_state), 208u);
+    EXPECT_EQ(offsetof(SegmentHeader, heartbeat_ns), 256u);
+    EXPECT_EQ(offsetof(SegmentHeader, frames_dropped), 264u);
     EXPECT_EQ(sizeof(SegmentHeader), 320u);
 
     EXPECT_EQ(offsetof(SlotHeader, state), 0u);
@@ -42,11 +42,13 @@ TEST(Layout, VersionOneHasTheseOffsets) {
     EXPECT_EQ(offsetof(SlotHeader, height), 20u);
     EXPECT_EQ(offsetof(SlotHeader, cv_type), 24u);
     EXPECT_EQ(offsetof(SlotHeader, pixel_format), 28u);
-    EXPECT_EQ(offsetof(SlotHeader, stride), 32u);
-    EXPECT_EQ(offsetof(SlotHeader, bytes), 40u);
-    EXPECT_EQ(offsetof(SlotHeader, capture_ns), 48u);
-    EXPECT_EQ(offsetof(SlotHeader, publish_ns), 56u);
-    EXPECT_EQ(sizeof(SlotHeader), 64u);
+    EXPECT_EQ(offsetof(SlotHeader, bytes), 32u);
+    EXPECT_EQ(offsetof(SlotHeader, capture_ns), 40u);
+    EXPECT_EQ(offsetof(SlotHeader, publish_ns), 48u);
+    EXPECT_EQ(offsetof(SlotHeader, plane_count), 56u);
+    EXPECT_EQ(offsetof(SlotHeader, planes), 64u);
+    EXPECT_EQ(sizeof(SlotHeader::PlaneLayout), 16u);
+    EXPECT_EQ(sizeof(SlotHeader), 128u);
 
     EXPECT_EQ(offsetof(ReaderEntry, pid), 0u);
     EXPECT_EQ(offsetof(ReaderEntry, start_time), 8u);
@@ -58,10 +60,15 @@ TEST(Layout, VersionOneHasTheseOffsets) {
 }
 
 TEST(Layout, HotWordsShareOneLineAwayFromWriteOnceFields) {
-    // latest, the futex word and the waiter count are what a publish and a
-    // wait touch: one cache line, and not the line of the geometry.
+    // latest, the futex word, the waiter count and the writer state are what a
+    // publish and a wait touch: one cache line, and not the line of the
+    // geometry, nor the heartbeat's.
     EXPECT_EQ(offsetof(SegmentHeader, latest) / kCacheLine,
               offsetof(SegmentHeader, waiters) / kCacheLine);
+    EXPECT_EQ(offsetof(SegmentHeader, latest) / kCacheLine,
+              offsetof(SegmentHeader, writer_state) / kCacheLine);
+    EXPECT_NE(offsetof(SegmentHeader, latest) / kCacheLine,
+              offsetof(SegmentHeader, heartbeat_ns) / kCacheLine);
     EXPECT_NE(offsetof(SegmentHeader, latest) / kCacheLine,
               offsetof(SegmentHeader, slot_count) / kCacheLine);
     EXPECT_EQ(alignof(SlotHeader), kCacheLine);

@@ -172,20 +172,46 @@ TEST(Protocol, FewerSlotsThanReadersPlusTwoDropsInsteadOfWaiting) {
     EXPECT_TRUE(bus.writer->acquire(kFormat));
 }
 
-TEST(Protocol, OneLeaseAtATimePerReader) {
-    Bus bus("onelease");
+TEST(Protocol, AReaderHoldsAtMostItsLeasesPerReader) {
+    Bus bus("leasecap");  // 2 leases per reader, the default
     Reader reader = bus.open_reader();
+    EXPECT_EQ(reader.max_leases(), 2u);
     bus.publish();
     auto first = reader.latest();
     ASSERT_TRUE(first);
+    bus.publish();
+    auto second = reader.latest();
+    ASSERT_TRUE(second);
+    EXPECT_NE(first->slot_index(), second->slot_index());
+    EXPECT_EQ(reader.leases_held(), 2u);
     EXPECT_EQ(reader.latest().error().code, Errc::lease_held);
     EXPECT_EQ(reader.next().error().code, Errc::lease_held);
     first->release();
+    EXPECT_EQ(reader.leases_held(), 1u);
     EXPECT_TRUE(reader.latest());
 }
 
+TEST(Protocol, TwoLeasesOfOneFrameKeepTheSlotUntilTheLastGoes) {
+    Bus bus("sameslot", /*max_readers=*/1, /*slots=*/3);
+    Reader reader = bus.open_reader();
+    bus.publish();
+    auto first = reader.latest();
+    auto second = reader.latest();  // the same frame, the same slot
+    ASSERT_TRUE(first && second);
+    ASSERT_EQ(first->slot_index(), second->slot_index());
+    const std::uint32_t held_slot = second->slot_index();
+    first->release();  // the reader's bit must stay: `second` still holds the slot
+    for (int i = 0; i < 20; ++i)
+        EXPECT_NE(bus.publish(), held_slot) << "the writer took a slot still leased";
+    EXPECT_EQ(test::check_frame(second->data(), kFormat.bytes(), 1), 0u);
+    second->release();
+    bool reused = false;
+    for (int i = 0; i < 3 && !reused; ++i) reused = bus.publish() == held_slot;
+    EXPECT_TRUE(reused) << "the slot came back when its last lease went";
+}
+
 TEST(Protocol, NextModeReturnsFramesInOrderAndCountsWhatWasOverwritten) {
-    Bus bus("next", /*max_readers=*/2);  // 4 slots
+    Bus bus("next", /*max_readers=*/1, /*slots=*/4);
     Reader reader = bus.open_reader();
     for (int i = 0; i < 3; ++i) bus.publish();
     for (std::uint64_t want = 1; want <= 3; ++want) {

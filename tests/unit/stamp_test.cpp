@@ -30,7 +30,7 @@ TEST(Stamp, AnyChangedByteIsCaught) {
 
 TEST(Stamp, RowPaddingIsNotPartOfTheFrame) {
     FrameFormat format = FrameFormat::packed(10, 4, PixelFormat::bgr24);
-    format.stride = 64;  // 30 bytes of pixels, 34 of padding per row
+    format.planes[0].stride = 64;  // 30 bytes of pixels, 34 of padding per row
     std::vector<std::byte> frame(format.bytes());
     ASSERT_TRUE(stamp_frame(frame.data(), format, 1));
     frame[64 + 40] = std::byte{0xff};  // padding of row 1

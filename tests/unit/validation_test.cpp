@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "framebus/detail/sys.hpp"
@@ -88,8 +90,9 @@ TEST_F(ValidSegment, ParsesWithEveryFieldAsWritten) {
     auto view = parse();
     ASSERT_TRUE(view) << view.error().message;
     EXPECT_EQ(view->name, name_);
-    EXPECT_EQ(view->slot_count, 6u);  // max_readers + 2
+    EXPECT_EQ(view->slot_count, 10u);  // max_readers * leases_per_reader + 2
     EXPECT_EQ(view->max_readers, 4u);
+    EXPECT_EQ(view->leases_per_reader, 2u);
     EXPECT_EQ(view->slot_capacity, 32u * 8 * 3);
     EXPECT_EQ(view->latest_sequence, 2u);
     EXPECT_EQ(view->frames_published, 2u);
@@ -108,7 +111,12 @@ TEST_F(ValidSegment, WrongMagicIsNotFramebus) {
 TEST_F(ValidSegment, UnfinishedOrOtherVersionIsRejected) {
     poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 0);
     EXPECT_EQ(parse_error(), Errc::corrupt);
-    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 2);
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 1);
+    EXPECT_EQ(parse_error(), Errc::version_mismatch);
+    EXPECT_NE(parse().error().message.find("made by an older framebus; restart its writer"),
+              std::string::npos)
+        << parse().error().message;
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 3);
     EXPECT_EQ(parse_error(), Errc::version_mismatch);
     poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 0x5a5a5a5a);
     EXPECT_EQ(parse_error(), Errc::corrupt) << "noise after the magic is not a version";
@@ -324,6 +332,88 @@ TEST(Validation, OnlyTemporariesWhoseBuilderDiedAreOrphans) {
     EXPECT_EQ(remove_orphaned_temporary("framebus").error().code, Errc::invalid_name);
     ::close(fd);
     test::remove_segment_file(building);
+}
+
+// A segment of layout 1 under the name (an older framebus left it): readers
+// and a new writer read its header the same way; the writer takes it over
+// once its writer is dead, and refuses while that writer lives.
+TEST_F(ValidSegment, AnOlderLayoutIsRefusedByReadersAndTakenOverWhenItsWriterIsDead) {
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version),
+                        layout::kLayoutVersion - 1);
+    write_file(segment_path(name_), bytes_);
+
+    auto reader = Reader::open(name_);
+    ASSERT_FALSE(reader);
+    EXPECT_EQ(reader.error().code, Errc::version_mismatch);
+    EXPECT_TRUE(is_input_error(reader.error().code));
+    EXPECT_NE(reader.error().message.find("made by an older framebus; restart its writer"),
+              std::string::npos)
+        << reader.error().message;
+
+    WriterOptions options;
+    options.name = name_;
+    options.slot_capacity = 4096;
+    options.upkeep_interval = std::chrono::milliseconds(0);
+    {
+        // Its writer alive: an OFD lock on byte 0 from another open file.
+        const int fd = ::open(segment_path(name_).c_str(), O_RDWR);
+        ASSERT_GE(fd, 0);
+        struct flock lock {};
+        lock.l_type = F_WRLCK;
+        lock.l_whence = SEEK_SET;
+        lock.l_start = layout::kWriterLockByte;
+        lock.l_len = 1;
+        ASSERT_EQ(::fcntl(fd, F_OFD_SETLK, &lock), 0);
+        auto refused = Writer::create(options);
+        ASSERT_FALSE(refused);
+        EXPECT_EQ(refused.error().code, Errc::version_mismatch) << refused.error().message;
+        EXPECT_EQ(read_file(segment_path(name_)), bytes_) << "a live writer's segment is untouched";
+        ::close(fd);  // that writer dies
+    }
+    auto writer = Writer::create(options);
+    ASSERT_TRUE(writer) << writer.error().message;
+    auto view = inspect(name_);
+    ASSERT_TRUE(view) << view.error().message;
+    EXPECT_EQ(view->layout_version, layout::kLayoutVersion);
+}
+
+// inspect() reads slot descriptions like a seqlock reader: while a writer
+// keeps rewriting them with two shapes, every description it reports is one
+// of the two, never a mix of both halves.
+TEST(Inspect, ADescriptionReadWhileTheWriterRewritesItIsNeverTorn) {
+    const std::string name = test::unique_name("seqlock");
+    const FrameFormat wide = FrameFormat::packed(64, 8, PixelFormat::bgr24);
+    const FrameFormat tall = FrameFormat::packed(16, 32, PixelFormat::bgr24);
+    WriterOptions options;
+    options.name = name;
+    options.max_readers = 1;
+    options.slots = 3;
+    options.initial_format = wide;
+    options.upkeep_interval = std::chrono::milliseconds(0);
+    auto writer = Writer::create(options);
+    ASSERT_TRUE(writer) << writer.error().message;
+    std::atomic<bool> stop{false};
+    std::thread publisher([&] {
+        for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+            auto slot = writer->acquire(i % 2 == 0 ? wide : tall);
+            if (slot) slot->commit();
+        }
+    });
+    int described = 0;
+    for (int round = 0; round < 300; ++round) {
+        auto view = inspect(name);
+        ASSERT_TRUE(view) << view.error().message;
+        for (const SlotView& s : view->slots) {
+            if (s.writing || s.sequence == 0) continue;
+            ++described;
+            EXPECT_TRUE(s.format == wide || s.format == tall)
+                << "slot " << s.index << " reads " << s.format.width << "x" << s.format.height
+                << " stride " << s.format.stride();
+        }
+    }
+    stop = true;
+    publisher.join();
+    EXPECT_GT(described, 0);
 }
 
 }  // namespace

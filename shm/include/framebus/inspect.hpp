@@ -17,8 +17,8 @@ namespace framebus {
 struct SlotView {
     std::uint32_t index = 0;
     std::uint64_t sequence = 0;  // 0: empty
-    bool writing = false;
-    std::uint64_t holders = 0;  // bit r: reader r holds the slot
+    bool writing = false;        // being written, or its description changed while we read it
+    std::uint64_t holders = 0;   // bit r: reader r holds the slot
     FrameFormat format{};
     std::int64_t capture_ns = 0;
     std::int64_t publish_ns = 0;
@@ -44,6 +44,7 @@ struct SegmentView {
     std::uint64_t slot_capacity = 0;
     std::uint32_t slot_count = 0;
     std::uint32_t max_readers = 0;
+    std::uint32_t leases_per_reader = 0;
     std::int64_t created_realtime_ns = 0;
     std::uint32_t mode = 0;
     std::uint32_t owner_uid = 0;
@@ -54,7 +55,7 @@ struct SegmentView {
     std::uint64_t latest_sequence = 0;
     std::uint32_t latest_slot = 0;
     std::int64_t heartbeat_ns = 0;
-    std::uint64_t frames_published = 0;
+    std::uint64_t frames_published = 0;  // = latest_sequence: sequences count from 1
     std::uint64_t frames_dropped = 0;
     std::uint32_t waiters = 0;  // readers blocked in a wait right now
     std::vector<SlotView> slots;
@@ -68,7 +69,9 @@ struct SegmentView {
                                                 std::uint64_t object_size);
 
 // Opens the named segment read-only, snapshots and validates it, and probes
-// the writer's and readers' liveness.
+// the writer's and readers' liveness. Slot descriptions are read like a
+// seqlock: a slot whose state changed while it was read is retried, and shown
+// as being written if it keeps changing.
 [[nodiscard]] Result<SegmentView> inspect(const std::string& name);
 
 // Names of every object in /dev/shm that starts with the framebus magic

@@ -14,12 +14,13 @@
 namespace framebus::layout {
 
 inline constexpr std::uint64_t kMagic = 0x5355424d41524646ULL;  // "FFRAMBUS" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::size_t kPage = 4096;
 
 inline constexpr std::uint32_t kMaxReaders = 64;  // one bit each in SlotHeader::holders
-inline constexpr std::uint32_t kMaxSlots = 255;   // slot index fits 8 bits of `latest`
+inline constexpr std::uint32_t kMaxLeasesPerReader = 16;
+inline constexpr std::uint32_t kMaxSlots = 255;  // slot index fits 8 bits of `latest`
 inline constexpr std::size_t kMaxNameLength = 63;
 
 // OFD lock bytes on the segment's file (PROTOCOL.md "Liveness").
@@ -57,8 +58,11 @@ enum class WriterState : std::uint32_t {
 struct alignas(kCacheLine) SegmentHeader {
     // --- line 0: geometry, written once before layout_version is published ---
     std::uint64_t magic;
-    // Written last, with release; a reader that loads it with acquire sees
-    // every other write-once field. 0 = still being built.
+    // Written last, with release, by the builder. Nobody loads it through a
+    // mapping: validation reads the header with pread() (a truncated object
+    // cannot SIGBUS), and the builder's release store plus the kernel's page
+    // cache make every field below visible to that read once it sees the
+    // version (PROTOCOL.md "Validation").
     std::atomic<std::uint32_t> layout_version;
     std::uint32_t header_size;  // sizeof(SegmentHeader)
     std::uint64_t total_size;   // bytes of the whole object
@@ -67,51 +71,57 @@ struct alignas(kCacheLine) SegmentHeader {
     std::uint64_t slot_capacity;
     std::uint32_t slot_count;
     std::uint32_t max_readers;
-    std::uint64_t reserved_line0;
+    std::uint32_t leases_per_reader;  // leases one reader may hold at once (PROTOCOL.md)
+    std::uint32_t reserved0;
 
     // --- line 1: identity, written once ---
     std::int64_t created_realtime_ns;
     std::uint32_t mode;       // permission bits the object was created with
     std::uint32_t owner_uid;  // creator's uid
     std::uint32_t writer_pid;
-    std::uint32_t reserved0;
+    std::uint32_t reserved1;
     std::uint64_t writer_start_time;  // /proc/<pid>/stat field 22, the pid-reuse guard
-    std::uint8_t reserved1[32];
+    std::uint8_t reserved2[32];
 
     // --- line 2: the name (NUL-terminated) ---
     char name[kMaxNameLength + 1];
 
-    // --- line 3: the publication line, touched on every commit and wait ---
+    // --- line 3: the publication line: all a commit and a waiting reader touch ---
     std::atomic<std::uint64_t> latest;         // pack_latest(seq, slot)
     std::atomic<std::uint32_t> publish_futex;  // bumped on every publish and state change
     std::atomic<std::uint32_t> waiters;        // readers inside a futex wait
-    std::uint8_t reserved2[48];
+    std::atomic<std::uint32_t> writer_state;   // WriterState; read by every wait
+    std::uint8_t reserved3[44];
 
-    // --- line 4: writer status, written by the writer, read by tools ---
-    std::atomic<std::uint32_t> writer_state;  // WriterState
-    std::uint32_t reserved3;
-    std::atomic<std::int64_t> heartbeat_ns;  // steady clock; "stalled", never "dead"
-    std::atomic<std::uint64_t> frames_published;
+    // --- line 4: writer status for tools, written by the writer's upkeep ---
+    std::atomic<std::int64_t> heartbeat_ns;     // steady clock; "stalled", never "dead"
     std::atomic<std::uint64_t> frames_dropped;  // no free slot: dropped, never waited
-    std::uint8_t reserved4[32];
+    std::uint8_t reserved4[48];
 };
 
 struct alignas(kCacheLine) SlotHeader {
-    // The two words of the lease handshake (PROTOCOL.md "Leasing").
+    // --- line 0: the two words of the lease handshake (PROTOCOL.md "Leasing"),
+    // then the frame's description. The description is written by the writer
+    // only while the slot is WRITING and read by readers only under a lease:
+    // plain fields, ordered by the handshake (see PROTOCOL.md).
     std::atomic<std::uint64_t> state;    // committed_state / writing_state / 0
     std::atomic<std::uint64_t> holders;  // bit r set while reader r holds or tries
-
-    // The frame's description. Written by the writer only while the slot is
-    // WRITING; read by readers only under a lease. Plain fields: the handshake
-    // orders them (see PROTOCOL.md).
     std::uint32_t width;
     std::uint32_t height;
-    std::int32_t cv_type;  // OpenCV type, e.g. CV_8UC3 == 16
+    std::int32_t cv_type;  // OpenCV type of the whole frame, e.g. CV_8UC3 == 16
     std::uint32_t pixel_format;
-    std::uint64_t stride;     // bytes per row
-    std::uint64_t bytes;      // stride * height
+    std::uint64_t bytes;      // end of the last plane
     std::int64_t capture_ns;  // steady clock
     std::int64_t publish_ns;  // steady clock
+    std::uint32_t plane_count;
+    std::uint32_t reserved0;
+
+    // --- line 1: where each plane lies in the slot ---
+    struct PlaneLayout {
+        std::uint64_t offset;  // from the slot's start
+        std::uint64_t stride;  // bytes per row
+    } planes[3];
+    std::uint8_t reserved1[16];
 };
 
 struct alignas(kCacheLine) ReaderEntry {
@@ -134,11 +144,15 @@ static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
 static_assert(sizeof(SegmentHeader) == 5 * kCacheLine);
 static_assert(offsetof(SegmentHeader, layout_version) == 8);
+static_assert(offsetof(SegmentHeader, leases_per_reader) == 56);
 static_assert(offsetof(SegmentHeader, created_realtime_ns) == 64);
 static_assert(offsetof(SegmentHeader, name) == 128);
 static_assert(offsetof(SegmentHeader, latest) == 192);
-static_assert(offsetof(SegmentHeader, writer_state) == 256);
-static_assert(sizeof(SlotHeader) == kCacheLine);
+static_assert(offsetof(SegmentHeader, writer_state) == 208);
+static_assert(offsetof(SegmentHeader, heartbeat_ns) == 256);
+static_assert(sizeof(SlotHeader) == 2 * kCacheLine);
+static_assert(offsetof(SlotHeader, plane_count) == 56);
+static_assert(offsetof(SlotHeader, planes) == kCacheLine);
 static_assert(sizeof(ReaderEntry) == kCacheLine);
 
 // Offsets inside the control region.

@@ -15,15 +15,20 @@
 namespace framebus {
 
 namespace detail {
+struct Attachment;
 struct ReaderImpl;
-}
+}  // namespace detail
 
 // A reader's hold on one slot. While it lives the writer will not touch the
-// slot; data() is read-only memory (a write through it faults).
+// slot; data() is read-only memory (a write through it faults). A Lease shares
+// ownership of the segment's mapping and of the reader's entry in it, so it
+// stays valid after its Reader is destroyed, moved, closed or has followed
+// the name to another segment: the slot is given back when the Lease goes.
+// Not thread-safe: see Reader.
 class [[nodiscard]] Lease {
   public:
     Lease(Lease&& other) noexcept  // inline: moved out of latest()'s Result per frame
-        : owner_(std::exchange(other.owner_, nullptr)),
+        : owner_(std::move(other.owner_)),
           data_(other.data_),
           info_(other.info_),
           slot_(other.slot_) {}
@@ -32,22 +37,25 @@ class [[nodiscard]] Lease {
     Lease& operator=(const Lease&) = delete;
     ~Lease() { release(); }
 
-    [[nodiscard]] const std::byte* data() const { return data_; }
+    [[nodiscard]] const std::byte* data() const { return data_; }  // the slot's start
+    [[nodiscard]] const std::byte* plane(std::uint32_t p) const {
+        return data_ + info_.format.planes[p].offset;
+    }
     [[nodiscard]] const FrameInfo& info() const { return info_; }
     [[nodiscard]] const FrameFormat& format() const { return info_.format; }
     [[nodiscard]] std::uint64_t sequence() const { return info_.sequence; }
     [[nodiscard]] std::uint32_t slot_index() const { return slot_; }
     [[nodiscard]] bool held() const { return owner_ != nullptr; }
 
-    void release();  // clears the holder bit; idempotent
+    void release();  // gives the slot back; idempotent
 
   private:
     friend struct detail::ReaderImpl;
-    Lease(detail::ReaderImpl* owner, const std::byte* data, const FrameInfo& info,
+    Lease(std::shared_ptr<detail::Attachment> owner, const std::byte* data, const FrameInfo& info,
           std::uint32_t slot)
-        : owner_(owner), data_(data), info_(info), slot_(slot) {}
+        : owner_(std::move(owner)), data_(data), info_(info), slot_(slot) {}
 
-    detail::ReaderImpl* owner_ = nullptr;
+    std::shared_ptr<detail::Attachment> owner_;
     const std::byte* data_ = nullptr;
     FrameInfo info_{};
     std::uint32_t slot_ = 0;
@@ -59,14 +67,24 @@ enum class WaitStatus {
     end_of_stream,  // the writer marked the end; no newer frame will come
     writer_gone,    // the writer's process is dead (checked at least every 100 ms)
     replaced,       // the name now points at another segment: call follow()
+    followed,       // (follow) the reader switched to the segment now under the name
 };
 [[nodiscard]] const char* to_string(WaitStatus status);
 
 struct ReaderOptions {
     // How long open() waits for the segment to appear; 0 fails at once.
     std::chrono::milliseconds wait_for_segment{0};
+    // Follow the name: through segment replacements (a bigger frame) and to
+    // a new writer after the old one died or ended its stream. wait() then
+    // never returns `replaced`; after `writer_gone` or `end_of_stream` the
+    // next wait() calls look for a new segment under the name (every 200 ms)
+    // and return `followed` when they switch. Totals carry across.
+    bool follow = false;
 };
 
+// One reader of one segment name. Not thread-safe: serialise every call on a
+// Reader, and the release (destruction) of its Leases, on one thread at a
+// time (Python's GIL does it; a GStreamer element takes its lock).
 class Reader {
   public:
     // Opens and validates the segment, and claims a reader entry.
@@ -78,8 +96,8 @@ class Reader {
     ~Reader();
 
     // The newest committed frame. no_frame if nothing is published yet.
-    // lease_held if this reader still holds a lease (one at a time: that is
-    // what keeps `slots >= max_readers + 2` enough for the writer).
+    // lease_held if this reader already holds max_leases() leases (what keeps
+    // the writer from ever running out of slots: PROTOCOL.md "The lease rule").
     [[nodiscard]] Result<Lease> latest();
 
     // The oldest frame newer than the last one leased (recording order).
@@ -95,19 +113,28 @@ class Reader {
     [[nodiscard]] bool writer_alive() const;
 
     // If the name now points at another segment (a new writer, or a replaced
-    // one), switch to it. Returns true if it switched. No lease may be held.
+    // one), switch to it. Returns true if it switched. Leases still out keep
+    // their old segment until released.
     [[nodiscard]] Result<bool> follow();
 
-    [[nodiscard]] std::uint64_t last_sequence() const;    // of the last lease
-    [[nodiscard]] std::uint64_t frames() const;           // leases taken
-    [[nodiscard]] std::uint64_t skipped() const;          // sequence gaps
+    // Detaches from the segment; leases still out keep their slot until
+    // released. Every other call fails (or reports end of stream) afterwards.
+    void close();
+    [[nodiscard]] bool is_open() const;
+
+    [[nodiscard]] std::uint32_t max_leases() const;       // the segment's leases per reader
+    [[nodiscard]] std::uint32_t leases_held() const;      // by this reader, now
+    [[nodiscard]] std::uint64_t last_sequence() const;    // of the last lease, this segment
+    [[nodiscard]] std::uint64_t frames() const;           // leases taken, every segment
+    [[nodiscard]] std::uint64_t skipped() const;          // sequence gaps, every segment
+    [[nodiscard]] std::uint64_t writer_restarts() const;  // follows to another writer
+    [[nodiscard]] std::uint64_t follows() const;          // segments switched to
     [[nodiscard]] std::uint64_t latest_sequence() const;  // published so far
     [[nodiscard]] std::uint32_t reader_index() const;
     [[nodiscard]] std::uint32_t writer_pid() const;
     [[nodiscard]] const std::string& name() const;
 
   private:
-    friend class Lease;
     explicit Reader(std::unique_ptr<detail::ReaderImpl> impl);
     std::unique_ptr<detail::ReaderImpl> impl_;
 };

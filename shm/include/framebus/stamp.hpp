@@ -1,5 +1,6 @@
 // A frame stamp: the frame number and a checksum of every other byte of the
-// frame, written into the first 24 bytes of row 0. The built-in test pattern
+// frame (every row of every plane), written into the first 24 bytes of
+// plane 0's row 0. The built-in test pattern
 // carries one, so any reader (`framebus-reader --verify`, the tests, the kill
 // matrix) can check a whole frame for tearing without knowing how it was drawn.
 #pragma once
@@ -14,8 +15,9 @@ namespace framebus {
 
 inline constexpr std::size_t kStampBytes = 24;  // number, ~number, checksum
 
-// Checksum of every byte of the frame's rows except the stamp itself
-// (padding past width*bpp in each row is not part of the frame and skipped).
+// Checksum of every byte of the frame's rows, in every plane, except the stamp
+// itself (padding past a row's pixels is not part of the frame and skipped).
+// `frame` is the slot's start; planes lie at their offsets from it.
 [[nodiscard]] std::uint64_t frame_checksum(const std::byte* frame, const FrameFormat& format);
 
 // Writes the stamp; needs a row of at least kStampBytes. False if it does not fit.

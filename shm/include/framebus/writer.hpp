@@ -1,6 +1,7 @@
 // The writer side of the bus (DESIGN.md guarantees 1, 2, 6, 9, 10, 11).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -18,21 +19,30 @@ struct WriterImpl;
 
 struct WriterOptions {
     std::string name = "framebus";
-    std::uint32_t max_readers = 8;    // 1..64
-    std::uint32_t slots = 0;          // 0: max_readers + 2, the count that never drops
+    std::uint32_t max_readers = 8;        // 1..64
+    std::uint32_t leases_per_reader = 2;  // 1..16: leases one reader may hold at once
+    // 0: max_readers * leases_per_reader + 2, the count that never drops a frame.
+    std::uint32_t slots = 0;
     std::uint64_t slot_capacity = 0;  // bytes; 0: initial_format.bytes()
     FrameFormat initial_format{};     // only sizes the slots
     std::uint32_t mode = 0600;        // permission bits of the object
     bool keep = false;                // leave the segment behind on close
+    // How often the writer's own upkeep thread stores the heartbeat and
+    // reclaims the leases of dead readers, whether frames flow or not
+    // (PROTOCOL.md "Upkeep"). Zero turns the thread off.
+    std::chrono::milliseconds upkeep_interval{1000};
 };
 
 // A slot being written. RAII: destroyed without commit(), the slot is
-// abandoned (marked empty), never published half-written.
+// abandoned (marked empty), never published half-written. It shares ownership
+// of its segment's mapping: a slot that outlives its Writer (destroyed,
+// moved-from, closed) stays valid memory, and committing it then discards
+// the frame.
 class [[nodiscard]] WriteSlot {
   public:
     // Inline: a slot is moved out of acquire()'s Result on every frame.
     WriteSlot(WriteSlot&& other) noexcept
-        : owner_(std::exchange(other.owner_, nullptr)),
+        : owner_(std::move(other.owner_)),
           data_(other.data_),
           capacity_(other.capacity_),
           format_(other.format_),
@@ -45,7 +55,10 @@ class [[nodiscard]] WriteSlot {
         if (owner_ != nullptr) abandon();
     }
 
-    [[nodiscard]] std::byte* data() const { return data_; }
+    [[nodiscard]] std::byte* data() const { return data_; }  // the slot's start
+    [[nodiscard]] std::byte* plane(std::uint32_t p) const {
+        return data_ + format_.planes[p].offset;
+    }
     [[nodiscard]] std::uint64_t capacity() const { return capacity_; }
     [[nodiscard]] const FrameFormat& format() const { return format_; }
     [[nodiscard]] std::uint64_t sequence() const { return sequence_; }
@@ -64,16 +77,16 @@ class [[nodiscard]] WriteSlot {
 
   private:
     friend struct detail::WriterImpl;
-    WriteSlot(detail::WriterImpl* owner, std::byte* data, std::uint64_t capacity,
+    WriteSlot(std::shared_ptr<detail::WriterImpl> owner, std::byte* data, std::uint64_t capacity,
               const FrameFormat& format, std::uint64_t sequence, std::uint32_t slot)
-        : owner_(owner),
+        : owner_(std::move(owner)),
           data_(data),
           capacity_(capacity),
           format_(format),
           sequence_(sequence),
           slot_(slot) {}
 
-    detail::WriterImpl* owner_ = nullptr;
+    std::shared_ptr<detail::WriterImpl> owner_;
     std::byte* data_ = nullptr;
     std::uint64_t capacity_ = 0;
     FrameFormat format_{};
@@ -106,11 +119,11 @@ class Writer {
     [[nodiscard]] Result<WriteSlot> acquire(const FrameFormat& format);
 
     void end_of_stream();  // readers see WriterState::end_of_stream
-    void heartbeat();      // "still here" while the source stalls
 
-    // Leases of readers whose process is gone are cleared (system calls: call
-    // it about once a second, or when acquire() reports no_free_slot).
-    std::size_t reclaim_dead_readers();
+    // What the upkeep thread does on its own; callable by hand (tests, or with
+    // upkeep_interval = 0). System calls: never on the hot path.
+    void heartbeat();                    // "still here"
+    std::size_t reclaim_dead_readers();  // leases of readers whose process is gone
 
     [[nodiscard]] std::uint32_t readers_attached() const;  // no system call
     [[nodiscard]] WriterStats stats() const;
@@ -118,13 +131,14 @@ class Writer {
     [[nodiscard]] std::uint64_t slot_capacity() const;
     [[nodiscard]] std::uint32_t slot_count() const;
     [[nodiscard]] std::uint32_t max_readers() const;
+    [[nodiscard]] std::uint32_t leases_per_reader() const;
 
     // Marks end of stream and unlinks the name (unless keep). Idempotent.
     void close();
 
   private:
-    explicit Writer(std::unique_ptr<detail::WriterImpl> impl);
-    std::unique_ptr<detail::WriterImpl> impl_;
+    explicit Writer(std::shared_ptr<detail::WriterImpl> impl);
+    std::shared_ptr<detail::WriterImpl> impl_;
 };
 
 }  // namespace framebus

@@ -18,6 +18,9 @@
 
 namespace framebus::detail {
 
+static_assert(kMaxPlanes ==
+              sizeof(layout::SlotHeader::planes) / sizeof(layout::SlotHeader::PlaneLayout));
+
 struct ControlView {
     layout::SegmentHeader* header = nullptr;
     layout::SlotHeader* slots = nullptr;
@@ -76,7 +79,8 @@ inline std::optional<std::uint32_t> acquire_slot(const ControlView& c, std::uint
 }
 
 // Publishes the frame written into slot i. One futex wake if, and only if,
-// a reader is blocked; otherwise no system call.
+// a reader is blocked; otherwise no system call. Touches the slot's two lines
+// and the header's publication line, nothing else.
 inline void commit_slot(const ControlView& c, std::uint32_t i, std::uint64_t seq,
                         const FrameFormat& format, std::int64_t capture_ns,
                         std::int64_t publish_ns) {
@@ -86,24 +90,37 @@ inline void commit_slot(const ControlView& c, std::uint32_t i, std::uint64_t seq
     slot.height = format.height;
     slot.cv_type = format.cv_type;
     slot.pixel_format = static_cast<std::uint32_t>(format.pixel_format);
-    slot.stride = format.stride;
     slot.bytes = format.bytes();
     slot.capture_ns = capture_ns;
     slot.publish_ns = publish_ns;
+    slot.plane_count = format.plane_count;
+    for (std::uint32_t p = 0; p < kMaxPlanes; ++p)
+        slot.planes[p] = {format.planes[p].offset, format.planes[p].stride};
     // release: pairs with the reader's (R2); whoever sees `seq` in state sees
     // the pixels and the description above.
     slot.state.store(layout::committed_state(seq), std::memory_order_release);
     // release: pairs with the reader's acquire load of `latest`.
     c.header->latest.store(layout::pack_latest(seq, i), std::memory_order_release);
-    // relaxed: status for tools; nothing is ordered by them.
-    c.header->heartbeat_ns.store(publish_ns, std::memory_order_relaxed);
-    c.header->frames_published.store(seq, std::memory_order_relaxed);
     // (W3) seq_cst RMW, then (W4) seq_cst load: pairs with a waiting reader's
     // (R3) increment of waiters and (R4) load of the word. Either we see its
     // increment and wake it, or it sees our bump and FUTEX_WAIT returns at once.
     c.header->publish_futex.fetch_add(1, std::memory_order_seq_cst);
     if (c.header->waiters.load(std::memory_order_seq_cst) != 0)  // (W4)
         sys::futex_wake_all(&c.header->publish_futex);
+}
+
+// The description a reader copies out of slot i under its lease. Plain loads:
+// the lease (R2's acquire) orders them after commit's stores.
+inline FrameFormat slot_format(const layout::SlotHeader& slot) {
+    FrameFormat f;
+    f.width = slot.width;
+    f.height = slot.height;
+    f.cv_type = slot.cv_type;
+    f.pixel_format = static_cast<PixelFormat>(slot.pixel_format);  // frame_fits checks the range
+    f.plane_count = slot.plane_count;
+    for (std::uint32_t p = 0; p < kMaxPlanes; ++p)
+        f.planes[p] = Plane{slot.planes[p].offset, slot.planes[p].stride};
+    return f;
 }
 
 // Gives slot i up without publishing: 0 means empty, never leased.
@@ -124,8 +141,13 @@ inline void set_writer_state(const ControlView& c, layout::WriterState state) {
 
 // (R1) + (R2): the reader's half of the handshake with (W1) + (W2). True if
 // slot i holds exactly frame `seq`, committed, and is now held by `bit`.
-inline bool try_hold(const ControlView& c, std::uint32_t i, std::uint64_t seq, std::uint64_t bit) {
+// `already_held`: this reader holds slot i under another lease, so its bit is
+// set, must stay set, and the writer cannot have the slot.
+inline bool try_hold(const ControlView& c, std::uint32_t i, std::uint64_t seq, std::uint64_t bit,
+                     bool already_held = false) {
     layout::SlotHeader& slot = c.slots[i];
+    if (already_held)  // acquire: pairs with commit's release store, like (R2)
+        return slot.state.load(std::memory_order_acquire) == layout::committed_state(seq);
     slot.holders.fetch_or(bit, std::memory_order_seq_cst);  // (R1)
     // (R2) seq_cst: also an acquire that pairs with commit's release store of
     // state, so the frame's bytes and description are visible.
@@ -147,9 +169,16 @@ struct Held {
 };
 enum class HoldError { none, no_frame, corrupt, overtaken };
 
+// Which slots this reader already holds under another lease (a count per
+// slot, or nullptr when it holds none).
+using HeldCounts = const std::uint8_t*;
+inline bool is_held(HeldCounts held, std::uint32_t i) {
+    return held != nullptr && held[i] != 0;
+}
+
 // Holds the newest committed frame.
 inline std::optional<Held> hold_latest(const ControlView& c, std::uint32_t slot_count,
-                                       std::uint64_t bit, HoldError& error) {
+                                       std::uint64_t bit, HeldCounts held, HoldError& error) {
     std::uint64_t previous = 0;
     for (int attempt = 0; attempt < 100'000; ++attempt) {
         // acquire: pairs with commit's release store of latest.
@@ -158,7 +187,7 @@ inline std::optional<Held> hold_latest(const ControlView& c, std::uint32_t slot_
         const std::uint64_t seq = layout::latest_sequence(latest);
         const std::uint32_t i = layout::latest_slot(latest);
         if (i >= slot_count) return error = HoldError::corrupt, std::nullopt;  // untrusted
-        if (try_hold(c, i, seq, bit)) return Held{i, seq};
+        if (try_hold(c, i, seq, bit, is_held(held, i))) return Held{i, seq};
         // The writer never takes the latest slot, so failing twice on the
         // same `latest` means the segment is not behaving.
         if (latest == previous) return error = HoldError::corrupt, std::nullopt;
@@ -169,7 +198,8 @@ inline std::optional<Held> hold_latest(const ControlView& c, std::uint32_t slot_
 
 // Holds the oldest committed frame newer than `after`.
 inline std::optional<Held> hold_next(const ControlView& c, std::uint32_t slot_count,
-                                     std::uint64_t after, std::uint64_t bit, HoldError& error) {
+                                     std::uint64_t after, std::uint64_t bit, HeldCounts held,
+                                     HoldError& error) {
     for (int attempt = 0; attempt < 100'000; ++attempt) {
         std::uint64_t best = 0;
         std::uint32_t best_slot = 0;
@@ -184,7 +214,8 @@ inline std::optional<Held> hold_next(const ControlView& c, std::uint32_t slot_co
             }
         }
         if (best == 0) return error = HoldError::no_frame, std::nullopt;
-        if (try_hold(c, best_slot, best, bit)) return Held{best_slot, best};
+        if (try_hold(c, best_slot, best, bit, is_held(held, best_slot)))
+            return Held{best_slot, best};
     }
     return error = HoldError::overtaken, std::nullopt;
 }

@@ -27,6 +27,7 @@ struct Geometry {
     std::uint64_t slot_capacity = 0;
     std::uint32_t slot_count = 0;
     std::uint32_t max_readers = 0;
+    std::uint32_t leases_per_reader = 0;
     std::int64_t created_realtime_ns = 0;
     std::uint32_t mode = 0;
     std::uint32_t owner_uid = 0;
@@ -37,6 +38,7 @@ struct Geometry {
 
 // Geometry for a new segment; invalid_argument if the numbers do not fit.
 [[nodiscard]] Result<Geometry> plan_geometry(std::uint32_t slot_count, std::uint32_t max_readers,
+                                             std::uint32_t leases_per_reader,
                                              std::uint64_t slot_capacity);
 
 // Reads and validates the header from the first bytes of an object whose real
@@ -97,8 +99,5 @@ std::size_t reclaim_dead_readers(int fd, const ControlView& control, const Geome
 
 // Is the writer of this segment alive? OFD lock probe, pid+start time fallback.
 [[nodiscard]] bool writer_alive(int fd, const Geometry& geometry);
-
-// Errors of Boost.Interprocess calls, mapped like errno.
-[[nodiscard]] Error error_from_boost(const std::exception& e, const std::string& what);
 
 }  // namespace framebus::detail
