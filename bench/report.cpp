@@ -8,22 +8,22 @@
 // --check: exit 1 if a benchmark failed or a core figure is missing (the
 // smoke test uses it). Exit 2 on a usage error or an unreadable file.
 #include <algorithm>
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace {
 
-using boost::property_tree::ptree;
+using nlohmann::json;
 
 struct Entry {
     std::string key;  // run_name without gbench's decorations
@@ -63,33 +63,32 @@ double to_ns(double value, const std::string& unit) {
     return value;
 }
 
-std::optional<double> number(const ptree& node) {
-    try {
-        return node.get_value<double>();
-    } catch (...) {
-        return std::nullopt;
-    }
+// A number, or nullopt (null stands for gbench's NaN / Infinity, see main()).
+std::optional<double> number(const json& node) {
+    if (!node.is_number()) return std::nullopt;
+    return node.get<double>();
+}
+
+std::string text(const json& object, const char* field, const std::string& fallback = "") {
+    auto it = object.find(field);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
 class Results {
   public:
-    explicit Results(const ptree& root) {
-        context_ = root.get_child("context", ptree());
-        for (const auto& [unused, b] : root.get_child("benchmarks", ptree())) {
+    explicit Results(const json& root) {
+        context_ = root.value("context", json::object());
+        for (const json& b : root.value("benchmarks", json::array())) {
+            if (!b.is_object()) continue;
             Entry e;
-            const std::string run_name =
-                b.get<std::string>("run_name", b.get<std::string>("name", ""));
-            e.key = strip_decorations(run_name);
-            if (b.get<std::string>("run_type", "") == "aggregate")
-                e.aggregate = b.get<std::string>("aggregate_name", "");
-            e.error = b.get<std::string>("error_occurred", "false") == "true";
-            e.error_message = b.get<std::string>("error_message", "");
-            e.label = b.get<std::string>("label", "");
-            const std::string unit = b.get<std::string>("time_unit", "ns");
-            if (auto v = b.get_child_optional("real_time"); v && number(*v))
-                e.real_ns = to_ns(*number(*v), unit);
-            if (auto v = b.get_child_optional("cpu_time"); v && number(*v))
-                e.cpu_ns = to_ns(*number(*v), unit);
+            e.key = strip_decorations(text(b, "run_name", text(b, "name")));
+            if (text(b, "run_type") == "aggregate") e.aggregate = text(b, "aggregate_name");
+            e.error = b.value("error_occurred", false);
+            e.error_message = text(b, "error_message");
+            e.label = text(b, "label");
+            const std::string unit = text(b, "time_unit", "ns");
+            if (auto v = number(b.value("real_time", json()))) e.real_ns = to_ns(*v, unit);
+            if (auto v = number(b.value("cpu_time", json()))) e.cpu_ns = to_ns(*v, unit);
             static const char* kNotCounters[] = {"name",
                                                  "run_name",
                                                  "run_type",
@@ -107,7 +106,7 @@ class Results {
                                                  "threads",
                                                  "family_index",
                                                  "per_family_instance_index"};
-            for (const auto& [field, value] : b) {
+            for (const auto& [field, value] : b.items()) {
                 if (std::find(std::begin(kNotCounters), std::end(kNotCounters), field) !=
                     std::end(kNotCounters))
                     continue;
@@ -142,11 +141,13 @@ class Results {
     }
     [[nodiscard]] const std::vector<Entry>& entries() const { return entries_; }
     [[nodiscard]] std::string context(const std::string& field) const {
-        return context_.get<std::string>(field, "");
+        auto it = context_.find(field);
+        if (it == context_.end() || it->is_null()) return "";
+        return it->is_string() ? it->get<std::string>() : it->dump();
     }
     [[nodiscard]] std::string load_average() const {
         std::string text;
-        for (const auto& [unused, v] : context_.get_child("load_avg", ptree())) {
+        for (const json& v : context_.value("load_avg", json::array())) {
             if (!text.empty()) text += " ";
             char buf[32];
             std::snprintf(buf, sizeof buf, "%.2f", number(v).value_or(0));
@@ -156,7 +157,7 @@ class Results {
     }
 
   private:
-    ptree context_;
+    json context_;
     std::vector<Entry> entries_;
 };
 
@@ -696,15 +697,15 @@ int main(int argc, char** argv) {
         std::cerr << "framebus-bench-report: error: cannot read " << path << "\n";
         return 2;
     }
-    std::stringstream text;
-    text << in.rdbuf();
+    std::stringstream contents;
+    contents << in.rdbuf();
     // Google Benchmark writes NaN / Infinity for undefined rates: not JSON.
-    const std::string json = std::regex_replace(
-        text.str(), std::regex(R"(:\s*-?(NaN|Infinity|nan|inf)\b)"), ": \"nan\"");
-    ptree root;
+    const std::string cleaned = std::regex_replace(
+        contents.str(), std::regex(R"(:\s*-?(NaN|Infinity|nan|inf)\b)"), ": null");
+    json root;
     try {
-        std::istringstream stream(json);
-        boost::property_tree::read_json(stream, root);
+        root = json::parse(cleaned);
+        if (!root.is_object()) throw std::runtime_error("not a JSON object");
     } catch (const std::exception& e) {
         std::cerr << "framebus-bench-report: error: " << path
                   << " is not benchmark JSON: " << e.what() << "\n";

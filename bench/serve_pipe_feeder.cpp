@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
         const std::size_t row_bytes = format.width * 3u;
         frame.resize(row_bytes * format.height);
         for (std::uint32_t row = 0; row < format.height; ++row)
-            std::memcpy(frame.data() + row * row_bytes, lease->data() + row * format.stride,
+            std::memcpy(frame.data() + row * row_bytes, lease->data() + row * format.stride(),
                         row_bytes);
         lease->release();
         if (!write_all(header, sizeof header) || !write_all(frame.data(), frame.size())) return 0;

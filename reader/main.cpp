@@ -1,11 +1,10 @@
 // framebus-reader: shows the newest frame of a segment in a window, or
 // prints statistics headless, or saves one frame. See README.md.
-#include <fmt/core.h>
-
 #include <CLI/CLI.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
 
+#include "framebus/app/program.hpp"
 #include "framebus/name.hpp"
 #include "options.hpp"
 
@@ -16,13 +15,13 @@
 namespace {
 
 int usage_error(const std::string& what) {
-    fmt::print(stderr, "framebus-reader: error: {}\n", what);
-    return 2;
+    return framebus::app::report_error("framebus-reader", what, framebus::app::kExitUsage);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    framebus::app::ignore_sigpipe();  // a closed stdout or stderr never kills the reader
     framebus::reader::Options options;
     std::string positional_name;
     std::string option_name;

@@ -1,10 +1,8 @@
 #include "report.hpp"
 
 #include <fmt/core.h>
-#include <signal.h>
 #include <time.h>
 
-#include <csignal>
 #include <cstdio>
 #include <opencv2/imgcodecs.hpp>
 
@@ -16,32 +14,7 @@ namespace framebus::reader {
 namespace {
 constexpr std::uint64_t kMismatchLinesShown = 5;
 
-volatile std::sig_atomic_t g_stop_requested = 0;
-extern "C" void request_stop(int) {
-    g_stop_requested = 1;
-}
 }  // namespace
-
-void install_stop_handlers() {
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;  // no SA_RESTART: a sleep ends early and the loop sees the request
-    ::sigaction(SIGINT, &action, nullptr);
-    ::sigaction(SIGTERM, &action, nullptr);
-}
-
-bool stop_requested() {
-    return g_stop_requested != 0;
-}
-
-void print_error(const std::string& what) {
-    fmt::print(stderr, "framebus-reader: error: {}\n", what);
-}
-
-int exit_code_of(const Error& error) {
-    return is_input_error(error.code) ? 2 : 1;
-}
 
 std::string describe(const FrameFormat& format) {
     return fmt::format("{}x{} {}", format.width, format.height, to_string(format.pixel_format));
@@ -74,19 +47,18 @@ void Verifier::check(const Lease& lease, const std::string& name) {
     const char* why = stamp.check == StampCheck::no_stamp       ? "no stamp"
                       : stamp.check == StampCheck::bad_checksum ? "bad checksum"
                                                                 : "wrong frame number";
-    fmt::print(stderr, "framebus-reader: verify: frame {} of '{}': {} (stamp says {}){}\n",
+    app::print(stderr, "framebus-reader: verify: frame {} of '{}': {} (stamp says {}){}\n",
                lease.sequence(), name, why, stamp.number,
                mismatches_ == kMismatchLinesShown ? "; further mismatches only counted" : "");
 }
 
 void print_summary(const Summary& s) {
-    fmt::print(stdout,
+    app::print(stdout,
                "summary: frames={} skipped={} verified={} mismatches={} fps={:.1f} "
                "latency_p50_us={} latency_p99_us={} writer_restarts={}\n",
                s.frames, s.skipped, s.verified, s.mismatches, s.fps,
                to_microseconds(s.latency_p50_ns), to_microseconds(s.latency_p99_ns),
                s.writer_restarts);
-    std::fflush(stdout);
 }
 
 }  // namespace framebus::reader

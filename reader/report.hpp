@@ -7,6 +7,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "framebus/app/program.hpp"
 #include "framebus/error.hpp"
 #include "framebus/frame.hpp"
 #include "framebus/reader.hpp"
@@ -16,13 +17,17 @@ namespace framebus::reader {
 inline constexpr std::int64_t kSecondNs = 1'000'000'000;
 inline constexpr std::int64_t kMillisecondNs = 1'000'000;
 
+inline constexpr std::string_view kProgram = "framebus-reader";
+
 // SIGINT/SIGTERM ask for a clean exit (summary printed, exit code as usual).
-void install_stop_handlers();
-[[nodiscard]] bool stop_requested();
+using app::install_stop_handlers;
+using app::stop_requested;
 
 // `framebus-reader: error: <what>` on stderr: the one line of a failure.
-void print_error(const std::string& what);
-[[nodiscard]] int exit_code_of(const Error& error);  // 2 for input errors, else 1
+inline void print_error(const std::string& what) {
+    app::report_error(kProgram, what, app::kExitFailed);
+}
+using app::exit_code_of;  // 2 for input errors, else 1
 
 [[nodiscard]] std::string describe(const FrameFormat& format);  // "640x480 bgr24"
 [[nodiscard]] inline std::int64_t to_microseconds(std::int64_t ns) {

@@ -8,13 +8,15 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "framebus/opencv.hpp"
+
 namespace framebus::serve {
 
 namespace {
 
 cv::Mat view_of(const std::byte* frame, const FrameFormat& format) {
     return cv::Mat(static_cast<int>(format.height), static_cast<int>(format.width), format.cv_type,
-                   const_cast<std::byte*>(frame), static_cast<std::size_t>(format.stride));
+                   const_cast<std::byte*>(frame), static_cast<std::size_t>(format.stride()));
 }
 
 // The JPEG input a Mat of this pixel format is, or nullopt if it needs converting.
@@ -47,22 +49,32 @@ cv::Size output_size(const FrameFormat& format, int width) {
 
 EncodedBytes FrameEncoder::jpeg(const std::byte* frame, const FrameFormat& format,
                                 const Variant& variant) {
-    cv::Mat source = view_of(frame, format);
+    const cv::Size size = output_size(format, variant.width);
+    if (format.pixel_format == PixelFormat::i420 && size.width == static_cast<int>(format.width)) {
+        // Straight from the planes: no conversion to BGR (bench/serve_jpeg_bench.cpp).
+        return jpeg_encoder_.encode_i420(
+            frame + format.planes[0].offset, static_cast<int>(format.planes[0].stride),
+            frame + format.planes[1].offset, frame + format.planes[2].offset,
+            static_cast<int>(format.planes[1].stride), static_cast<int>(format.width),
+            static_cast<int>(format.height), variant.quality);
+    }
+    cv::Mat source;
     std::optional<JpegInput> input = direct_input(format.pixel_format);
-    if (!input) {
+    if (input) {
+        source = view_of(frame, format);
+    } else {
         if (format.pixel_format == PixelFormat::gray16) {
+            source = view_of(frame, format);
             source.convertTo(converted_, CV_8U, 1.0 / 256);
             source = converted_;
             input = JpegInput::gray;
-        } else if (format.cv_type == CV_8UC3) {
+        } else if (to_bgr(frame, format, converted_)) {  // YUV formats, and the rest
+            source = converted_;
             input = JpegInput::bgr;
-        } else if (format.cv_type == CV_8UC1) {
-            input = JpegInput::gray;
         } else {
             return {};
         }
     }
-    const cv::Size size = output_size(format, variant.width);
     if (size != source.size()) {
         cv::resize(source, scaled_, size, 0, 0, cv::INTER_AREA);
         source = scaled_;
@@ -72,8 +84,13 @@ EncodedBytes FrameEncoder::jpeg(const std::byte* frame, const FrameFormat& forma
 }
 
 EncodedBytes FrameEncoder::png(const std::byte* frame, const FrameFormat& format) {
-    cv::Mat source = view_of(frame, format);
-    if (format.pixel_format == PixelFormat::rgb24) {
+    cv::Mat source;
+    const bool packed = format.plane_count == 1 && format.pixel_format != PixelFormat::yuyv;
+    if (packed) source = view_of(frame, format);
+    if (!packed) {
+        if (!to_bgr(frame, format, converted_)) return {};
+        source = converted_;
+    } else if (format.pixel_format == PixelFormat::rgb24) {
         cv::cvtColor(source, converted_, cv::COLOR_RGB2BGR);
         source = converted_;
     } else if (format.pixel_format == PixelFormat::rgba32) {

@@ -7,7 +7,7 @@ namespace framebus::serve {
 namespace {
 // How long the feed thread blocks in wait() before looking at its stop flag.
 constexpr auto kStopCheck = std::chrono::milliseconds(50);
-// How often a lost name (writer gone, end of stream) is looked up again.
+// How often wait() is called while the name has no writer (it looks for one).
 constexpr auto kFollowPoll = std::chrono::milliseconds(200);
 }  // namespace
 
@@ -15,7 +15,9 @@ Result<std::shared_ptr<SegmentFeed>> SegmentFeed::open(boost::asio::io_context& 
                                                        const std::string& name,
                                                        const FeedOptions& options,
                                                        ServeStats& stats) {
-    auto reader = Reader::open(name);
+    ReaderOptions reader_options;
+    reader_options.follow = true;  // across writer restarts and bigger frames
+    auto reader = Reader::open(name, reader_options);
     if (!reader) return reader.error();
     std::shared_ptr<SegmentFeed> feed(
         new SegmentFeed(io, name, std::move(*reader), options, stats));
@@ -82,7 +84,6 @@ void SegmentFeed::run(std::stop_token stop) {
     std::map<Variant, std::uint64_t> encoded;  // the sequence each variant was last encoded at
     std::vector<Variant> variants;
     std::uint64_t seen_version = ~std::uint64_t{0};
-    bool lost = false;  // writer gone or stream ended: look for a new writer under the name
     bool end_told = false;
     while (!stop.stop_requested()) {
         bool new_variants = false;
@@ -95,18 +96,6 @@ void SegmentFeed::run(std::stop_token stop) {
                 new_variants = true;
             }
         }
-        if (lost) {
-            // TODO(v2): ReaderOptions::follow does this inside wait().
-            auto switched = reader_.follow();
-            if (switched && *switched) {
-                lost = false;
-                end_told = false;
-                encoded.clear();
-                continue;
-            }
-            wait_for_stop(stop, kFollowPoll);
-            continue;
-        }
         switch (reader_.wait(kStopCheck)) {
             case WaitStatus::frame:
                 encode_newest(encoder, encoded, variants);
@@ -115,25 +104,26 @@ void SegmentFeed::run(std::stop_token stop) {
                 // A client with a new variant of a stalled stream gets the last frame.
                 if (new_variants) encode_newest(encoder, encoded, variants);
                 break;
+            case WaitStatus::followed:  // a new writer or a bigger frame: sequences start over
+                encoded.clear();
+                end_told = false;
+                break;
             case WaitStatus::end_of_stream:
                 if (!end_told)
                     boost::asio::post(io_, [self = weak_from_this()] {
                         if (auto feed = self.lock()) feed->deliver_end_of_stream();
                     });
                 end_told = true;
-                lost = true;
-                break;
+                [[fallthrough]];
             case WaitStatus::writer_gone:
-                lost = true;  // clients keep their last frame and their connection
+            case WaitStatus::replaced:
+                // The reader looks for a new writer on the next wait() calls; clients
+                // of a dead writer keep their last frame and their connection.
+                wait_for_stop(stop, kFollowPoll);
                 break;
-            case WaitStatus::replaced: {
-                auto switched = reader_.follow();
-                if (!switched || !*switched) lost = true;
-                encoded.clear();
-                break;
-            }
         }
     }
+    reader_.close();  // the reader entry goes back to the segment now
     finished_.store(true, std::memory_order_release);
 }
 

@@ -3,12 +3,18 @@
 // segment without --force, never a file that is not a framebus segment.
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
+#include "framebus/detail/sys.hpp"
 #include "framebus/inspect.hpp"
+#include "framebus/layout.hpp"
 #include "framebus/name.hpp"
 #include "segment_facts.hpp"
 
@@ -46,7 +52,7 @@ void reclaim_dead(const SegmentView& v, bool named, const CleanOptions& options,
         return fmt::format("dead reader {} (pid {}) in {}: {}", r.index, r.pid, v.name, held);
     };
     if (options.dry_run) {
-        for (const ReaderView* r : dead) fmt::print("would reclaim {}\n", describe(*r));
+        for (const ReaderView* r : dead) app::print(stdout, "would reclaim {}\n", describe(*r));
         outcome.acted = true;
         return;
     }
@@ -56,11 +62,11 @@ void reclaim_dead(const SegmentView& v, bool named, const CleanOptions& options,
         return;
     }
     if (*reclaimed == dead.size()) {
-        for (const ReaderView* r : dead) fmt::print("reclaimed {}\n", describe(*r));
+        for (const ReaderView* r : dead) app::print(stdout, "reclaimed {}\n", describe(*r));
     } else if (*reclaimed > 0) {
         // Readers died, or the writer or an attaching reader reclaimed some,
         // between our snapshot and the reclaim: say only what we know.
-        fmt::print("reclaimed {} dead reader entr{} in {}\n", *reclaimed,
+        app::print(stdout, "reclaimed {} dead reader entr{} in {}\n", *reclaimed,
                    *reclaimed == 1 ? "y" : "ies", v.name);
     }
     outcome.acted = outcome.acted || *reclaimed > 0;
@@ -69,7 +75,7 @@ void reclaim_dead(const SegmentView& v, bool named, const CleanOptions& options,
 void remove_one(const std::string& name, bool named, bool force, const std::string& what,
                 const CleanOptions& options, Outcome& outcome) {
     if (options.dry_run) {
-        fmt::print("would remove {}\n", what);
+        app::print(stdout, "would remove {}\n", what);
         outcome.acted = true;
         return;
     }
@@ -80,7 +86,41 @@ void remove_one(const std::string& name, bool named, bool force, const std::stri
         outcome.fail(st.error(), named);
         return;
     }
-    fmt::print("removed {}\n", what);
+    app::print(stdout, "removed {}\n", what);
+    outcome.acted = true;
+}
+
+// Whether the writer of a segment of another layout version (one inspect()
+// cannot read) is alive. Only the file-level contract, the same in every
+// layout version, is used: the writer holds the OFD lock on kWriterLockByte.
+// Where OFD locks are unsupported nobody can tell: treated as alive (kept).
+Result<bool> other_layout_writer_alive(const std::string& name) {
+    const std::string path = segment_path(name);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return sys::error_from_errno(errno, path);
+    const sys::LockProbe probe = sys::probe_lock(fd, layout::kWriterLockByte);
+    ::close(fd);
+    return probe != sys::LockProbe::unlocked;
+}
+
+// A segment of another layout version (an older framebus's, whose writer
+// must be restarted): removed once its writer is dead, kept while it lives.
+void clean_other_layout(const std::string& name, const Error& why, bool named,
+                        const CleanOptions& options, Outcome& outcome) {
+    auto alive = other_layout_writer_alive(name);
+    if (!alive) {
+        if (alive.error().code != Errc::not_found || named) outcome.fail(alive.error(), named);
+        return;
+    }
+    if (!*alive || (named && options.force)) {
+        remove_one(name, named, true,
+                   fmt::format("segment {} of another layout version, writer {} ({})", name,
+                               *alive ? "alive" : "dead", printable(why.message)),
+                   options, outcome);
+        return;
+    }
+    app::print(stdout, "{} segment {}: its writer is alive ({}){}\n", named ? "kept" : "skipped",
+               name, printable(why.message), named ? " (--force removes it)" : "");
     outcome.acted = true;
 }
 
@@ -91,8 +131,11 @@ void clean_one(const std::string& name, bool named, const CleanOptions& options,
     if (!view) {
         const Error& e = view.error();
         if (e.code == Errc::not_found && !named) return;  // vanished since listed
-        const bool corrupt = e.code == Errc::corrupt || e.code == Errc::version_mismatch;
-        if (!corrupt) {
+        if (e.code == Errc::version_mismatch) {
+            clean_other_layout(name, e, named, options, outcome);
+            return;
+        }
+        if (e.code != Errc::corrupt) {
             outcome.fail(e, named);
             return;
         }
@@ -104,7 +147,8 @@ void clean_one(const std::string& name, bool named, const CleanOptions& options,
             outcome.fail(
                 report_error(e.message + "; not removed (--force removes it)", kExitUsage));
         } else {
-            fmt::print("skipped corrupt segment {} ({}); `{} clean {} --force` removes it\n", name,
+            app::print(stdout,
+                       "skipped corrupt segment {} ({}); `{} clean {} --force` removes it\n", name,
                        printable(e.message), kProgram, name);
             outcome.acted = true;
         }
@@ -133,7 +177,7 @@ void clean_one(const std::string& name, bool named, const CleanOptions& options,
                                     ? fmt::format("its writer pid {} is alive", v.writer_pid)
                                     : fmt::format("writer pid {} is dead but {} attached",
                                                   v.writer_pid, readers_phrase(live_readers));
-        fmt::print("kept segment {}: {} (--force removes it)\n", name, why);
+        app::print(stdout, "kept segment {}: {} (--force removes it)\n", name, why);
         outcome.acted = true;
     }
 }
@@ -157,15 +201,15 @@ int run_clean(const CleanOptions& options) {
                                              segment_path(temporary));
         outcome.acted = true;
         if (options.dry_run) {
-            fmt::print("would remove {}\n", what);
+            app::print(stdout, "would remove {}\n", what);
         } else if (auto st = remove_orphaned_temporary(temporary); st) {
-            fmt::print("removed {}\n", what);
+            app::print(stdout, "removed {}\n", what);
         } else if (st.error().code != Errc::not_found) {
             outcome.fail(st.error(), false);
         }
     }
     if (!outcome.acted && outcome.exit_code == kExitOk)
-        fmt::print("nothing to clean{}\n", options.dry_run ? " (dry run)" : "");
+        app::print(stdout, "nothing to clean{}\n", options.dry_run ? " (dry run)" : "");
     return outcome.exit_code;
 }
 

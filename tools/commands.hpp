@@ -5,8 +5,28 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "framebus/app/program.hpp"
+#include "framebus/error.hpp"
 
 namespace framebus::cli {
+
+inline constexpr std::string_view kProgram = "framebus";
+
+using app::kExitFailed;
+using app::kExitOk;
+using app::kExitUsage;
+using app::printable;
+
+// `framebus: error: <message>` (one line, on stderr, made printable); returns
+// the exit code of the error's class (app::exit_code_of) or the one given.
+inline int report_error(const Error& error) {
+    return app::report_error(kProgram, error);
+}
+inline int report_error(std::string_view message, int exit_code) {
+    return app::report_error(kProgram, message, exit_code);
+}
 
 struct LsOptions {
     bool json = false;

@@ -24,7 +24,9 @@ constexpr const char* kLsFooter =
     "Columns: NAME, FRAME (size and format of the newest frame), SLOTS, FPS, LAST-SEQ (newest\n"
     "sequence), AGE (of the newest frame), WRITER (pid, alive/dead), READERS (live ones; dead\n"
     "ones as +N dead), STATE: live | stalled (writer alive, no frame nor heartbeat for 2 s) |\n"
-    "end-of-stream | stale (writer dead) | corrupt (reason: fails validation).\n"
+    "end-of-stream | stale (writer dead) | corrupt (reason: fails validation) |\n"
+    "incompatible (reason: made by an older or newer framebus; clean removes it once its\n"
+    "writer is dead).\n"
     "FPS, by default: the frames published during the last second, counted from the sequence\n"
     "numbers and publish times of the frames still in the ring - exact when the ring reaches\n"
     "back a second, else the rate between the ring's frames of that second (no waiting).\n"
@@ -33,8 +35,9 @@ constexpr const char* kLsFooter =
     "Files in /dev/shm without the framebus magic are not listed.";
 
 constexpr const char* kCleanFooter =
-    "Over all segments: removes stale ones (writer dead, no live reader), reclaims the leases\n"
-    "of dead readers in the others, reports corrupt ones (removed only with NAME and --force).\n"
+    "Over all segments: removes stale ones (writer dead, no live reader) and those of another\n"
+    "layout version whose writer is dead, reclaims the leases of dead readers in the others,\n"
+    "reports corrupt ones (removed only with NAME and --force).\n"
     "Files that are not framebus segments are never touched.\n"
     "With NAME: the same for that segment; a live one is kept (exit 0, saying why), a corrupt\n"
     "one is an input error (exit 2) unless --force.\n"
@@ -52,6 +55,7 @@ constexpr const char* kWatchFooter =
 
 int main(int argc, char** argv) {
     using namespace framebus::cli;
+    framebus::app::ignore_sigpipe();  // `framebus ls | head -1` ends as it would have, exit 0
 
     CLI::App app{"framebus: list, inspect, clean and watch framebus shared-memory segments",
                  std::string(kProgram)};
@@ -62,7 +66,7 @@ int main(int argc, char** argv) {
     LsOptions ls;
     CLI::App* ls_cmd = app.add_subcommand("ls", "List every framebus segment in /dev/shm");
     ls_cmd->add_flag("--json", ls.json,
-                     "Machine-readable output (schema framebus.ls/1, tools/JSON.md)");
+                     "Machine-readable output (schema framebus.ls/2, tools/JSON.md)");
     ls_cmd
         ->add_option("--sample", ls.sample_seconds,
                      "Measure FPS over a sample of SECONDS instead of from the ring (see below)")
@@ -75,7 +79,7 @@ int main(int argc, char** argv) {
         "info", "Show everything in one segment: header, writer, slots, readers");
     info_cmd->add_option("NAME", info.name, "Segment name")->required();
     info_cmd->add_flag("--json", info.json,
-                       "Machine-readable output (schema framebus.info/1, tools/JSON.md)");
+                       "Machine-readable output (schema framebus.info/2, tools/JSON.md)");
 
     CleanOptions clean;
     std::string clean_name;

@@ -12,15 +12,6 @@
 
 namespace framebus::cli {
 
-int report_error(std::string_view message, int exit_code) {
-    fmt::print(stderr, "{}: error: {}\n", kProgram, printable(message));
-    return exit_code;
-}
-
-int report_error(const Error& error) {
-    return report_error(error.message, is_input_error(error.code) ? kExitUsage : kExitFailed);
-}
-
 const SlotView* newest_frame(const SegmentView& view) {
     const SlotView* newest = nullptr;
     for (const SlotView& slot : view.slots) {
@@ -166,19 +157,6 @@ std::optional<std::int64_t> process_start_realtime_ns(std::uint64_t start_ticks)
 
 std::string mode_text(std::uint32_t mode) {
     return fmt::format("{:04o}", mode & 07777);
-}
-
-std::string printable(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte >= 0x20 && byte < 0x7f)
-            out += c;
-        else
-            out += fmt::format("\\x{:02x}", byte);
-    }
-    return out;
 }
 
 const char* health_name(const SegmentView& view, std::int64_t now) {

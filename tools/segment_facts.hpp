@@ -14,18 +14,6 @@
 
 namespace framebus::cli {
 
-inline constexpr std::string_view kProgram = "framebus";
-
-// Exit codes of the program family.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;
-inline constexpr int kExitUsage = 2;
-
-// Prints `framebus: error: <message>` (one line, on stderr) and returns the
-// exit code of the error's class: 2 for input errors, 1 otherwise.
-int report_error(const Error& error);
-int report_error(std::string_view message, int exit_code);
-
 // The committed slot holding the newest frame, or nullptr if none is visible.
 [[nodiscard]] const SlotView* newest_frame(const SegmentView& view);
 
@@ -64,10 +52,6 @@ int report_error(std::string_view message, int exit_code);
 [[nodiscard]] std::optional<std::int64_t> process_start_realtime_ns(std::uint64_t start_ticks);
 // Permission bits in octal: "0600".
 [[nodiscard]] std::string mode_text(std::uint32_t mode);
-// Safe for a terminal: bytes outside printable ASCII become \xNN (a corrupt
-// segment's message may carry arbitrary bytes).
-[[nodiscard]] std::string printable(std::string_view text);
-
 // The state column of ls: live / stalled / end-of-stream / stale.
 [[nodiscard]] const char* health_name(const SegmentView& view, std::int64_t now);
 

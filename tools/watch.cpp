@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cmath>
 #include <ctime>
+#include <iterator>
 #include <optional>
+#include <string>
 
 #include "commands.hpp"
 #include "framebus/inspect.hpp"
@@ -55,8 +57,10 @@ struct Previous {
     std::int64_t taken_ns = 0;
 };
 
+// Appends one refresh's text to `screen`.
 void render(const SegmentView& v, std::int64_t now, const std::optional<Previous>& previous,
-            std::uint64_t refresh) {
+            std::uint64_t refresh, std::string& screen) {
+    auto out = std::back_inserter(screen);
     std::optional<double> fps;
     const char* fps_source = "ring, last second";
     if (previous) {
@@ -66,16 +70,16 @@ void render(const SegmentView& v, std::int64_t now, const std::optional<Previous
     if (!fps) fps = ring_fps(v, now);
     const SlotView* newest = newest_frame(v);
 
-    fmt::print("{}  refresh {}  state {}  writer pid {} {}\n", v.name, refresh, health_name(v, now),
-               v.writer_pid, v.writer_alive ? "alive" : "dead");
-    fmt::print("frame {}  fps {} ({})  latest seq {}  published {}  dropped {}\n",
-               newest != nullptr ? frame_size(newest->format) : "-",
-               fps ? fmt::format("{:.1f}", *fps) : "-", fps_source, v.latest_sequence,
-               v.frames_published, v.frames_dropped);
+    fmt::format_to(out, "{}  refresh {}  state {}  writer pid {} {}\n", v.name, refresh,
+                   health_name(v, now), v.writer_pid, v.writer_alive ? "alive" : "dead");
+    fmt::format_to(out, "frame {}  fps {} ({})  latest seq {}  published {}  dropped {}\n",
+                   newest != nullptr ? frame_size(newest->format) : "-",
+                   fps ? fmt::format("{:.1f}", *fps) : "-", fps_source, v.latest_sequence,
+                   v.frames_published, v.frames_dropped);
     if (newest != nullptr)
-        fmt::print("latency newest frame age {}  capture->publish {} us\n",
-                   duration_text(now - newest->publish_ns),
-                   (newest->publish_ns - newest->capture_ns) / 1000);
+        fmt::format_to(out, "latency newest frame age {}  capture->publish {} us\n",
+                       duration_text(now - newest->publish_ns),
+                       (newest->publish_ns - newest->capture_ns) / 1000);
     std::string slots = "slots";
     for (const SlotView& s : v.slots) {
         std::string cell = s.writing         ? "writing"
@@ -84,9 +88,9 @@ void render(const SegmentView& v, std::int64_t now, const std::optional<Previous
         if (s.holders != 0) cell += fmt::format("[r{}]", holder_list(s.holders));
         slots += fmt::format("  {}:{}", s.index, cell);
     }
-    fmt::print("{}\n", slots);
+    fmt::format_to(out, "{}\n", slots);
     if (v.readers.empty()) {
-        fmt::print("readers none\n");
+        fmt::format_to(out, "readers none\n");
     } else {
         using A = TextTable::Align;
         TextTable readers({{"READER", A::right},
@@ -105,7 +109,7 @@ void render(const SegmentView& v, std::int64_t now, const std::optional<Previous
                                                 : 0),
                              std::to_string(r.frames), std::to_string(r.skipped),
                              r.held_slot >= 0 ? std::to_string(r.held_slot) : "-"});
-        fmt::print("{}", readers.render());
+        fmt::format_to(out, "{}", readers.render());
     }
 }
 
@@ -124,17 +128,19 @@ int run_watch(const WatchOptions& options) {
     for (std::uint64_t refresh = 1;; ++refresh) {
         auto view = inspect(options.name);
         const std::int64_t now = now_ns();
-        if (terminal) fmt::print("\x1b[H\x1b[2J");  // home + clear: a screen, not a scroll
+        std::string screen;
+        if (terminal) screen += "\x1b[H\x1b[2J";  // home + clear: a screen, not a scroll
         if (view) {
-            render(*view, now, previous, refresh);
+            render(*view, now, previous, refresh, screen);
             previous = Previous{std::move(*view), now};
         } else {
-            fmt::print("{}  refresh {}  {}\n", options.name, refresh,
-                       printable(view.error().message));
+            fmt::format_to(std::back_inserter(screen), "{}  refresh {}  {}\n", options.name,
+                           refresh, printable(view.error().message));
             previous.reset();
         }
-        if (!terminal) fmt::print("\n");
-        std::fflush(stdout);
+        if (!terminal) screen += '\n';
+        // Nobody reads the view any more (`watch NAME | head`): done, as with a stop signal.
+        if (!app::print(stdout, "{}", screen)) return kExitOk;
         if (options.count && refresh >= *options.count) return kExitOk;
         if (stop.wait(options.interval_seconds)) return kExitOk;
     }

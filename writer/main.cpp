@@ -7,6 +7,7 @@
 #include <opencv2/core/utils/logger.hpp>
 
 #include "frame_source.hpp"
+#include "framebus/app/program.hpp"
 #include "framebus/name.hpp"
 #include "framebus/writer.hpp"
 #include "options.hpp"
@@ -25,12 +26,7 @@ constexpr double kPatternFps = 30;
 constexpr double kSequenceFps = 25;  // images carry no rate; ffmpeg's image2 default
 
 int fail(int code, const std::string& message) {
-    fmt::print(stderr, "{}: error: {}\n", kProgram, message);
-    return code;
-}
-
-int exit_code_of(const Error& error) {
-    return is_input_error(error.code) ? 2 : 1;
+    return app::report_error(kProgram, message, code);
 }
 
 // Backends may print warnings of their own; the program speaks for itself.
@@ -93,14 +89,15 @@ int run(const Options& options) {
 
     install_stop_handlers();  // before the segment exists: a signal now still cleans up
     auto created = Writer::create(writer_options);
-    if (!created) return fail(exit_code_of(created.error()), created.error().message);
+    if (!created) return app::report_error(kProgram, created.error());
     Writer& writer = *created;
 
     const FrameFormat& format = writer_options.initial_format;
     if (!options.quiet)
-        fmt::print(stderr, "{}: {} -> segment '{}': {}x{} {}, {} slots, {} readers max, {}\n",
-                   kProgram, source.description(), writer.name(), format.width, format.height,
-                   to_string(format.pixel_format), writer.slot_count(), writer.max_readers(),
+        app::print(stderr, "{}: {} -> segment '{}': {}x{} {}, {} slots, {} readers max, {}\n",
+                   kProgram, app::printable(source.description()), writer.name(), format.width,
+                   format.height, to_string(format.pixel_format), writer.slot_count(),
+                   writer.max_readers(),
                    plan.fps > 0 ? fmt::format("{:g} fps", plan.fps) : std::string("unpaced"));
 
     StatusLine status(!options.quiet, stderr);
@@ -117,13 +114,13 @@ int run(const Options& options) {
 }  // namespace framebus::writer
 
 int main(int argc, char** argv) {
+    framebus::app::ignore_sigpipe();  // a closed stderr never kills the writer mid-stream
     auto parsed = framebus::writer::parse_command_line(argc, argv);
     if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
     try {
         return framebus::writer::run(std::get<framebus::writer::Options>(parsed));
     } catch (const std::exception& e) {
         // OpenCV reports some failures as exceptions; they end here as one line.
-        std::fprintf(stderr, "framebus-writer: error: %s\n", e.what());
-        return 1;
+        return framebus::app::report_error("framebus-writer", e.what(), framebus::app::kExitFailed);
     }
 }

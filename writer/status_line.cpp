@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include <fmt/core.h>
+#include "framebus/app/program.hpp"
 
 namespace framebus::writer {
 
@@ -18,26 +18,24 @@ bool StatusLine::tick(const PublishCounters& counters, std::uint32_t readers,
     last_ = now;
     last_frames_ = counters.frames;
     if (!enabled_) return true;
-    fmt::print(out_,
+    app::print(out_,
                "{}frames={} fps={:.1f} dropped={} zero_copy_misses={} decode_errors={} "
                "readers={}{}{}{}",
                terminal_ ? "\r" : "", counters.frames, fps, counters.dropped,
                counters.zero_copy_misses, counters.decode_errors, readers, state.empty() ? "" : " ",
                state, terminal_ ? "\x1b[K" : "\n");
-    std::fflush(out_);
     line_open_ = terminal_;
     return true;
 }
 
 void StatusLine::summary(const PublishCounters& counters) {
-    if (line_open_) fmt::print(out_, "\n");
+    if (line_open_) app::print(out_, "\n");
     line_open_ = false;
-    fmt::print(out_,
+    app::print(out_,
                "writer summary: frames={} dropped={} zero_copy_misses={} decode_errors={} "
                "replaced={} reconnects={}\n",
                counters.frames, counters.dropped, counters.zero_copy_misses, counters.decode_errors,
                counters.replaced, counters.reconnects);
-    std::fflush(out_);
 }
 
 }  // namespace framebus::writer

@@ -1,12 +1,14 @@
-// SIGINT/SIGTERM ask the writer to stop: the handler only sets a flag that the
-// publish loop checks between frames (and sleeps check while they wait).
+// SIGINT/SIGTERM ask the writer to stop: the handler (framebus::app, shared
+// by the programs) only sets a flag that the publish loop checks between
+// frames (and sleeps check while they wait).
 #pragma once
+
+#include "framebus/app/program.hpp"
 
 namespace framebus::writer {
 
-// Installs the handlers (without SA_RESTART, so a blocking call returns early).
-void install_stop_handlers();
-[[nodiscard]] bool stop_requested();
-[[nodiscard]] int stop_signal();  // the signal that asked; 0 if none
+using app::install_stop_handlers;
+using app::stop_requested;
+using app::stop_signal;
 
 }  // namespace framebus::writer

@@ -4,8 +4,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <boost/property_tree/json_parser.hpp>
-#include <sstream>
 #include <stdexcept>
 
 #include "framebus/reader.hpp"
@@ -148,23 +146,18 @@ ShmFileGuard::~ShmFileGuard() {
     ::unlink(shm_path(name_).c_str());
 }
 
-boost::property_tree::ptree parse_json(const std::string& text) {
-    std::istringstream in(text);
-    boost::property_tree::ptree tree;
-    boost::property_tree::read_json(in, tree);
-    return tree;
+nlohmann::json parse_json(const std::string& text) {
+    return nlohmann::json::parse(text);
 }
 
-std::optional<boost::property_tree::ptree> ls_entry(const boost::property_tree::ptree& ls,
-                                                    const std::string& name) {
-    for (const auto& [key, segment] : ls.get_child("segments"))
-        if (segment.get<std::string>("name") == name) return segment;
+std::optional<nlohmann::json> ls_entry(const nlohmann::json& ls, const std::string& name) {
+    for (const nlohmann::json& segment : ls.at("segments"))
+        if (segment.at("name").get<std::string>() == name) return segment;
     return std::nullopt;
 }
 
-bool is_null(const boost::property_tree::ptree& tree, const std::string& path) {
-    auto child = tree.get_child_optional(path);
-    return child && child->empty() && child->data() == "null";
+bool is_null(const nlohmann::json& tree, const std::string& key) {
+    return tree.contains(key) && tree.at(key).is_null();
 }
 
 std::vector<std::string> lines_with(const std::string& text, const std::string& needle) {

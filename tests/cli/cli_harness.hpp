@@ -5,10 +5,10 @@
 
 #include <sys/types.h>
 
-#include <boost/property_tree/ptree.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,12 +93,12 @@ class ShmFileGuard {
     std::string name_;
 };
 
-// JSON output parsed with Boost.PropertyTree (values are strings inside).
-boost::property_tree::ptree parse_json(const std::string& text);
+// JSON output parsed strictly (a malformed document throws and fails the test).
+nlohmann::json parse_json(const std::string& text);
 // The entry of `ls --json` named `name`, if listed.
-std::optional<boost::property_tree::ptree> ls_entry(const boost::property_tree::ptree& ls,
-                                                    const std::string& name);
-bool is_null(const boost::property_tree::ptree& tree, const std::string& path);
+std::optional<nlohmann::json> ls_entry(const nlohmann::json& ls, const std::string& name);
+// `key` is present in the object `tree` and null.
+bool is_null(const nlohmann::json& tree, const std::string& key);
 
 // Lines of `text` that contain `needle`.
 std::vector<std::string> lines_with(const std::string& text, const std::string& needle);

@@ -14,12 +14,13 @@
 #include "cli_harness.hpp"
 #include "framebus/layout.hpp"
 #include "framebus/name.hpp"
+#include "framebus/writer.hpp"
 #include "test_support.hpp"
 
 namespace framebus::clitest {
 namespace {
 
-using boost::property_tree::ptree;
+using nlohmann::json;
 
 bool exists(const std::string& name) {
     return test::read_file(shm_path(name)).has_value();
@@ -30,13 +31,13 @@ void expect_exit(const CliResult& r, int expected, const std::string& what) {
     EXPECT_EQ(r.exit_code, expected) << what << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
 }
 
-ptree ls_json() {
+json ls_json() {
     CliResult r = run_cli({"ls", "--json"});
     expect_exit(r, 0, "ls --json");
     return parse_json(r.out);
 }
 
-ptree info_json(const std::string& name) {
+json info_json(const std::string& name) {
     CliResult r = run_cli({"info", name, "--json"});
     expect_exit(r, 0, "info --json " + name);
     return parse_json(r.out);
@@ -125,37 +126,39 @@ TEST(CliLiveWriter, LsShowsFormatSequenceWriterAndState) {
     EXPECT_NE(line.find(std::to_string(writer.pid()) + " alive"), std::string::npos) << line;
     EXPECT_NE(line.find(" live"), std::string::npos) << line;
 
-    const ptree ls = ls_json();
-    EXPECT_EQ(ls.get<std::string>("schema"), "framebus.ls/1");
-    EXPECT_EQ(ls.get<std::string>("fps_source"), "ring");
+    const json ls = ls_json();
+    EXPECT_EQ(ls.at("schema").get<std::string>(), "framebus.ls/2");
+    EXPECT_EQ(ls.at("fps_source").get<std::string>(), "ring");
     auto entry = ls_entry(ls, name);
     ASSERT_TRUE(entry);
-    const ptree& s = *entry;
-    EXPECT_EQ(s.get<std::string>("path"), "/dev/shm/" + name);
-    EXPECT_EQ(s.get<std::string>("state"), "live");
+    const json& s = *entry;
+    EXPECT_EQ(s.at("path").get<std::string>(), "/dev/shm/" + name);
+    EXPECT_EQ(s.at("state").get<std::string>(), "live");
     EXPECT_TRUE(is_null(s, "error"));
-    EXPECT_EQ(s.get<std::uint32_t>("width"), 64u);
-    EXPECT_EQ(s.get<std::uint32_t>("height"), 48u);
-    EXPECT_EQ(s.get<std::string>("pixel_format"), "bgr24");
-    EXPECT_EQ(s.get<int>("cv_type"), 16);  // CV_8UC3
-    EXPECT_EQ(s.get<std::uint64_t>("stride"), 64u * 3);
-    EXPECT_EQ(s.get<std::uint32_t>("slots"), kSlots);
-    EXPECT_EQ(s.get<std::uint64_t>("slot_capacity"), kFormat.bytes());
-    EXPECT_EQ(s.get<std::uint32_t>("max_readers"), kMaxReaders);
-    EXPECT_EQ(s.get<std::uint64_t>("last_sequence"), 3u);
-    EXPECT_EQ(s.get<std::uint64_t>("frames_published"), 3u);
-    EXPECT_EQ(s.get<std::uint64_t>("frames_dropped"), 0u);
-    EXPECT_EQ(s.get<int>("writer_pid"), writer.pid());
-    EXPECT_TRUE(s.get<bool>("writer_alive"));
-    EXPECT_EQ(s.get<std::string>("writer_state"), "live");
-    EXPECT_EQ(s.get<std::uint32_t>("readers_attached"), 0u);
-    EXPECT_EQ(s.get<std::uint32_t>("readers_dead"), 0u);
+    EXPECT_EQ(s.at("width").get<std::uint32_t>(), 64u);
+    EXPECT_EQ(s.at("height").get<std::uint32_t>(), 48u);
+    EXPECT_EQ(s.at("pixel_format").get<std::string>(), "bgr24");
+    EXPECT_EQ(s.at("cv_type").get<int>(), 16);  // CV_8UC3
+    EXPECT_EQ(s.at("stride").get<std::uint64_t>(), 64u * 3);
+    EXPECT_EQ(s.at("planes"), json::parse(R"([{"offset": 0, "stride": 192}])"));
+    EXPECT_EQ(s.at("slots").get<std::uint32_t>(), kSlots);
+    EXPECT_EQ(s.at("slot_capacity").get<std::uint64_t>(), kFormat.bytes());
+    EXPECT_EQ(s.at("max_readers").get<std::uint32_t>(), kMaxReaders);
+    EXPECT_EQ(s.at("leases_per_reader").get<std::uint32_t>(), WriterOptions{}.leases_per_reader);
+    EXPECT_EQ(s.at("last_sequence").get<std::uint64_t>(), 3u);
+    EXPECT_EQ(s.at("frames_published").get<std::uint64_t>(), 3u);
+    EXPECT_EQ(s.at("frames_dropped").get<std::uint64_t>(), 0u);
+    EXPECT_EQ(s.at("writer_pid").get<int>(), writer.pid());
+    EXPECT_TRUE(s.at("writer_alive").get<bool>());
+    EXPECT_EQ(s.at("writer_state").get<std::string>(), "live");
+    EXPECT_EQ(s.at("readers_attached").get<std::uint32_t>(), 0u);
+    EXPECT_EQ(s.at("readers_dead").get<std::uint32_t>(), 0u);
     // Three frames published at once, then nothing: at most 3 in the last second.
-    const double fps = s.get<double>("fps");
+    const double fps = s.at("fps").get<double>();
     EXPECT_GE(fps, 0.0);
     EXPECT_LE(fps, 3.0);
-    EXPECT_GE(s.get<std::int64_t>("newest_frame_age_ns"), 0);
-    EXPECT_GT(s.get<std::int64_t>("created_realtime_ns"), 0);
+    EXPECT_GE(s.at("newest_frame_age_ns").get<std::int64_t>(), 0);
+    EXPECT_GT(s.at("created_realtime_ns").get<std::int64_t>(), 0);
 }
 
 TEST(CliLiveWriter, LsCountsLiveReaders) {
@@ -165,8 +168,8 @@ TEST(CliLiveWriter, LsCountsLiveReaders) {
     HoldingReader reader(name);
     auto entry = ls_entry(ls_json(), name);
     ASSERT_TRUE(entry);
-    EXPECT_EQ(entry->get<std::uint32_t>("readers_attached"), 1u);
-    EXPECT_EQ(entry->get<std::uint32_t>("readers_dead"), 0u);
+    EXPECT_EQ(entry->at("readers_attached").get<std::uint32_t>(), 1u);
+    EXPECT_EQ(entry->at("readers_dead").get<std::uint32_t>(), 0u);
 }
 
 TEST(CliLiveWriter, InfoJsonDescribesHeaderSlotsAndReaders) {
@@ -178,50 +181,50 @@ TEST(CliLiveWriter, InfoJsonDescribesHeaderSlotsAndReaders) {
     WriterProcess writer(name, 3);
     HoldingReader reader(name);
     ASSERT_EQ(reader.sequence(), 3u);
-    const ptree info = info_json(name);
+    const json info = info_json(name);
 
-    EXPECT_EQ(info.get<std::string>("schema"), "framebus.info/1");
-    EXPECT_EQ(info.get<std::string>("name"), name);
-    EXPECT_EQ(info.get<std::string>("path"), "/dev/shm/" + name);
-    EXPECT_EQ(info.get<std::string>("state"), "live");
-    EXPECT_EQ(info.get<std::uint32_t>("layout_version"), layout::kLayoutVersion);
+    EXPECT_EQ(info.at("schema").get<std::string>(), "framebus.info/2");
+    EXPECT_EQ(info.at("name").get<std::string>(), name);
+    EXPECT_EQ(info.at("path").get<std::string>(), "/dev/shm/" + name);
+    EXPECT_EQ(info.at("state").get<std::string>(), "live");
+    EXPECT_EQ(info.at("layout_version").get<std::uint32_t>(), layout::kLayoutVersion);
     struct stat st {};
     ASSERT_EQ(::stat(shm_path(name).c_str(), &st), 0);
-    EXPECT_EQ(info.get<std::uint64_t>("total_size"), static_cast<std::uint64_t>(st.st_size));
-    EXPECT_EQ(info.get<std::uint64_t>("data_offset") % layout::kPage, 0u);
-    EXPECT_EQ(info.get<std::uint64_t>("slot_stride") % layout::kPage, 0u);
-    EXPECT_EQ(info.get<std::uint64_t>("slot_capacity"), kFormat.bytes());
-    EXPECT_EQ(info.get<std::uint32_t>("slot_count"), kSlots);
-    EXPECT_EQ(info.get<std::uint32_t>("max_readers"), kMaxReaders);
-    EXPECT_EQ(
-        info.get<std::uint64_t>("data_offset") + kSlots * info.get<std::uint64_t>("slot_stride"),
-        info.get<std::uint64_t>("total_size"));
-    const auto created = info.get<std::int64_t>("created_realtime_ns");
+    EXPECT_EQ(info.at("total_size").get<std::uint64_t>(), static_cast<std::uint64_t>(st.st_size));
+    EXPECT_EQ(info.at("data_offset").get<std::uint64_t>() % layout::kPage, 0u);
+    EXPECT_EQ(info.at("slot_stride").get<std::uint64_t>() % layout::kPage, 0u);
+    EXPECT_EQ(info.at("slot_capacity").get<std::uint64_t>(), kFormat.bytes());
+    EXPECT_EQ(info.at("slot_count").get<std::uint32_t>(), kSlots);
+    EXPECT_EQ(info.at("max_readers").get<std::uint32_t>(), kMaxReaders);
+    EXPECT_EQ(info.at("leases_per_reader").get<std::uint32_t>(), WriterOptions{}.leases_per_reader);
+    EXPECT_EQ(info.at("data_offset").get<std::uint64_t>() +
+                  kSlots * info.at("slot_stride").get<std::uint64_t>(),
+              info.at("total_size").get<std::uint64_t>());
+    const auto created = info.at("created_realtime_ns").get<std::int64_t>();
     EXPECT_GE(created, before - 1'000'000'000);  // coarse realtime clocks
     EXPECT_LE(created, before + 60'000'000'000);
-    EXPECT_EQ(info.get<std::string>("created").back(), 'Z');
-    EXPECT_EQ(info.get<std::string>("mode"), "0600");
-    EXPECT_EQ(info.get<std::uint32_t>("owner_uid"), ::getuid());
-    EXPECT_EQ(info.get<int>("writer.pid"), writer.pid());
-    EXPECT_GT(info.get<std::uint64_t>("writer.start_time"), 0u);
-    EXPECT_TRUE(info.get<bool>("writer.alive"));
-    EXPECT_EQ(info.get<std::string>("writer.state"), "live");
-    EXPECT_EQ(info.get<std::uint64_t>("latest_sequence"), 3u);
-    EXPECT_EQ(info.get<std::uint32_t>("latest_slot"), reader.slot());
-    EXPECT_GE(info.get<std::int64_t>("heartbeat_age_ns"), 0);
-    EXPECT_EQ(info.get<std::uint64_t>("frames_published"), 3u);
-    EXPECT_EQ(info.get<std::uint64_t>("frames_dropped"), 0u);
-    EXPECT_EQ(info.get<std::uint32_t>("waiters"), 0u);
+    EXPECT_EQ(info.at("created").get<std::string>().back(), 'Z');
+    EXPECT_EQ(info.at("mode").get<std::string>(), "0600");
+    EXPECT_EQ(info.at("owner_uid").get<std::uint32_t>(), ::getuid());
+    EXPECT_EQ(info.at("writer").at("pid").get<int>(), writer.pid());
+    EXPECT_GT(info.at("writer").at("start_time").get<std::uint64_t>(), 0u);
+    EXPECT_TRUE(info.at("writer").at("alive").get<bool>());
+    EXPECT_EQ(info.at("writer").at("state").get<std::string>(), "live");
+    EXPECT_EQ(info.at("latest_sequence").get<std::uint64_t>(), 3u);
+    EXPECT_EQ(info.at("latest_slot").get<std::uint32_t>(), reader.slot());
+    EXPECT_GE(info.at("heartbeat_age_ns").get<std::int64_t>(), 0);
+    EXPECT_EQ(info.at("frames_published").get<std::uint64_t>(), 3u);
+    EXPECT_EQ(info.at("frames_dropped").get<std::uint64_t>(), 0u);
+    EXPECT_EQ(info.at("waiters").get<std::uint32_t>(), 0u);
 
     std::set<std::uint64_t> sequences;
     int empty = 0;
-    for (const auto& [key, slot] : info.get_child("slots")) {
-        const auto index = slot.get<std::uint32_t>("index");
-        const auto sequence = slot.get<std::uint64_t>("sequence");
-        const auto state = slot.get<std::string>("state");
+    for (const auto& slot : info.at("slots")) {
+        const auto index = slot.at("index").get<std::uint32_t>();
+        const auto sequence = slot.at("sequence").get<std::uint64_t>();
+        const auto state = slot.at("state").get<std::string>();
         std::vector<std::uint32_t> holders;
-        for (const auto& [k, h] : slot.get_child("holders"))
-            holders.push_back(h.get_value<std::uint32_t>());
+        for (const auto& h : slot.at("holders")) holders.push_back(h.get<std::uint32_t>());
         if (state == "empty") {
             ++empty;
             EXPECT_EQ(sequence, 0u);
@@ -232,14 +235,16 @@ TEST(CliLiveWriter, InfoJsonDescribesHeaderSlotsAndReaders) {
         }
         ASSERT_EQ(state, "committed") << "slot " << index;
         sequences.insert(sequence);
-        EXPECT_EQ(slot.get<std::uint32_t>("width"), 64u);
-        EXPECT_EQ(slot.get<std::uint32_t>("height"), 48u);
-        EXPECT_EQ(slot.get<std::string>("pixel_format"), "bgr24");
-        EXPECT_EQ(slot.get<int>("cv_type"), 16);
-        EXPECT_EQ(slot.get<std::uint64_t>("stride"), 192u);
-        EXPECT_EQ(slot.get<std::uint64_t>("bytes"), kFormat.bytes());
-        EXPECT_GE(slot.get<std::int64_t>("publish_ns"), slot.get<std::int64_t>("capture_ns"));
-        EXPECT_GE(slot.get<std::int64_t>("age_ns"), 0);
+        EXPECT_EQ(slot.at("width").get<std::uint32_t>(), 64u);
+        EXPECT_EQ(slot.at("height").get<std::uint32_t>(), 48u);
+        EXPECT_EQ(slot.at("pixel_format").get<std::string>(), "bgr24");
+        EXPECT_EQ(slot.at("cv_type").get<int>(), 16);
+        EXPECT_EQ(slot.at("stride").get<std::uint64_t>(), 192u);
+        EXPECT_EQ(slot.at("planes"), json::parse(R"([{"offset": 0, "stride": 192}])"));
+        EXPECT_EQ(slot.at("bytes").get<std::uint64_t>(), kFormat.bytes());
+        EXPECT_GE(slot.at("publish_ns").get<std::int64_t>(),
+                  slot.at("capture_ns").get<std::int64_t>());
+        EXPECT_GE(slot.at("age_ns").get<std::int64_t>(), 0);
         if (index == reader.slot()) {
             EXPECT_EQ(sequence, 3u);
             EXPECT_EQ(holders, std::vector<std::uint32_t>{reader.reader_index()});
@@ -250,17 +255,18 @@ TEST(CliLiveWriter, InfoJsonDescribesHeaderSlotsAndReaders) {
     EXPECT_EQ(sequences, (std::set<std::uint64_t>{1, 2, 3}));
     EXPECT_EQ(empty, 1);
 
-    const ptree& readers = info.get_child("readers");
+    const json& readers = info.at("readers");
     ASSERT_EQ(readers.size(), 1u);
-    const ptree& r = readers.begin()->second;
-    EXPECT_EQ(r.get<std::uint32_t>("index"), reader.reader_index());
-    EXPECT_EQ(r.get<int>("pid"), reader.pid());
-    EXPECT_TRUE(r.get<bool>("alive"));
-    EXPECT_GT(r.get<std::uint64_t>("start_time"), 0u);
-    EXPECT_EQ(r.get<std::uint64_t>("last_sequence"), 3u);
-    EXPECT_EQ(r.get<std::uint64_t>("frames"), 1u);
-    EXPECT_EQ(r.get<std::uint64_t>("skipped"), 0u);
-    EXPECT_EQ(r.get<std::uint32_t>("held_slot"), reader.slot());
+    const json& r = readers.at(0);
+    EXPECT_EQ(r.at("index").get<std::uint32_t>(), reader.reader_index());
+    EXPECT_EQ(r.at("pid").get<int>(), reader.pid());
+    EXPECT_TRUE(r.at("alive").get<bool>());
+    EXPECT_GT(r.at("start_time").get<std::uint64_t>(), 0u);
+    EXPECT_EQ(r.at("last_sequence").get<std::uint64_t>(), 3u);
+    EXPECT_EQ(r.at("frames").get<std::uint64_t>(), 1u);
+    EXPECT_EQ(r.at("skipped").get<std::uint64_t>(), 0u);
+    EXPECT_EQ(r.at("held_slot").get<std::uint32_t>(), reader.slot());
+    EXPECT_EQ(r.at("held_slots"), json::array({reader.slot()}));
 }
 
 TEST(CliLiveWriter, InfoTextNamesEverything) {
@@ -290,8 +296,8 @@ TEST(CliLiveWriter, EndOfStreamIsAState) {
     ASSERT_TRUE(writer.end_of_stream());
     auto entry = ls_entry(ls_json(), name);
     ASSERT_TRUE(entry);
-    EXPECT_EQ(entry->get<std::string>("state"), "end-of-stream");
-    EXPECT_EQ(entry->get<std::string>("writer_state"), "end-of-stream");
+    EXPECT_EQ(entry->at("state").get<std::string>(), "end-of-stream");
+    EXPECT_EQ(entry->at("writer_state").get<std::string>(), "end-of-stream");
     EXPECT_NE(ls_line(name).find("end-of-stream"), std::string::npos);
 }
 
@@ -301,19 +307,19 @@ TEST(CliLiveWriter, SampledFpsCountsFramesOfAPublishingWriter) {
     WriterProcess writer(name, 1, /*keep_publishing=*/true, 5ms);  // about 200 fps
     CliResult r = run_cli({"ls", "--json", "--sample", "0.3"});
     expect_exit(r, 0, "ls --sample");
-    const ptree ls = parse_json(r.out);
-    EXPECT_EQ(ls.get<std::string>("fps_source"), "sample");
-    EXPECT_DOUBLE_EQ(ls.get<double>("sample_seconds"), 0.3);
+    const json ls = parse_json(r.out);
+    EXPECT_EQ(ls.at("fps_source").get<std::string>(), "sample");
+    EXPECT_DOUBLE_EQ(ls.at("sample_seconds").get<double>(), 0.3);
     auto entry = ls_entry(ls, name);
     ASSERT_TRUE(entry);
     // A paced writer on a shared machine: loose bounds, but never 0 and never
     // more than the pacing allows.
-    EXPECT_GT(entry->get<double>("fps"), 0.0);
-    EXPECT_LT(entry->get<double>("fps"), 250.0);
+    EXPECT_GT(entry->at("fps").get<double>(), 0.0);
+    EXPECT_LT(entry->at("fps").get<double>(), 250.0);
     auto ring = ls_entry(ls_json(), name);
     ASSERT_TRUE(ring);
-    EXPECT_GT(ring->get<double>("fps"), 0.0);
-    EXPECT_LT(ring->get<double>("fps"), 250.0);
+    EXPECT_GT(ring->at("fps").get<double>(), 0.0);
+    EXPECT_LT(ring->at("fps").get<double>(), 250.0);
 }
 
 // --- stale segments, dead readers, live segments in clean ---------------------------
@@ -328,8 +334,8 @@ TEST(CliClean, StaleSegmentIsListedStaleAndRemoved) {
 
     auto entry = ls_entry(ls_json(), name);
     ASSERT_TRUE(entry);
-    EXPECT_EQ(entry->get<std::string>("state"), "stale");
-    EXPECT_FALSE(entry->get<bool>("writer_alive"));
+    EXPECT_EQ(entry->at("state").get<std::string>(), "stale");
+    EXPECT_FALSE(entry->at("writer_alive").get<bool>());
     EXPECT_NE(ls_line(name).find(std::to_string(writer_pid) + " dead"), std::string::npos);
 
     CliResult dry = run_cli({"clean", name, "--dry-run"});
@@ -355,16 +361,16 @@ TEST(CliClean, DeadReadersLeaseIsReclaimed) {
     reader.kill_hard();
 
     // Before: the dead reader still holds its slot.
-    ptree info = info_json(name);
-    ASSERT_EQ(info.get_child("readers").size(), 1u);
-    const ptree& dead = info.get_child("readers").begin()->second;
-    EXPECT_EQ(dead.get<int>("pid"), reader_pid);
-    EXPECT_FALSE(dead.get<bool>("alive"));
-    EXPECT_EQ(dead.get<std::uint32_t>("held_slot"), reader.slot());
+    json info = info_json(name);
+    ASSERT_EQ(info.at("readers").size(), 1u);
+    const json& dead = info.at("readers").at(0);
+    EXPECT_EQ(dead.at("pid").get<int>(), reader_pid);
+    EXPECT_FALSE(dead.at("alive").get<bool>());
+    EXPECT_EQ(dead.at("held_slot").get<std::uint32_t>(), reader.slot());
     auto entry = ls_entry(ls_json(), name);
     ASSERT_TRUE(entry);
-    EXPECT_EQ(entry->get<std::uint32_t>("readers_attached"), 0u);
-    EXPECT_EQ(entry->get<std::uint32_t>("readers_dead"), 1u);
+    EXPECT_EQ(entry->at("readers_attached").get<std::uint32_t>(), 0u);
+    EXPECT_EQ(entry->at("readers_dead").get<std::uint32_t>(), 1u);
     EXPECT_NE(ls_line(name).find("0 (+1 dead)"), std::string::npos);
 
     const std::string what = "dead reader " + std::to_string(reader.reader_index()) + " (pid " +
@@ -376,7 +382,7 @@ TEST(CliClean, DeadReadersLeaseIsReclaimed) {
     CliResult dry = run_cli({"clean", name, "--dry-run"});
     expect_exit(dry, 0, "clean --dry-run");
     EXPECT_EQ(dry.out, "would reclaim " + what + "\n" + kept);
-    EXPECT_EQ(info_json(name).get_child("readers").size(), 1u);  // dry run: unchanged
+    EXPECT_EQ(info_json(name).at("readers").size(), 1u);  // dry run: unchanged
 
     CliResult clean = run_cli({"clean", name});
     expect_exit(clean, 0, "clean");
@@ -384,9 +390,9 @@ TEST(CliClean, DeadReadersLeaseIsReclaimed) {
     EXPECT_EQ(clean.err, "");
 
     info = info_json(name);
-    EXPECT_EQ(info.get_child("readers").size(), 0u);
-    for (const auto& [key, slot] : info.get_child("slots"))
-        EXPECT_TRUE(slot.get_child("holders").empty()) << "slot " << slot.get<int>("index");
+    EXPECT_EQ(info.at("readers").size(), 0u);
+    for (const auto& slot : info.at("slots"))
+        EXPECT_TRUE(slot.at("holders").empty()) << "slot " << slot.at("index").get<int>();
     EXPECT_TRUE(exists(name));
     // Nothing left to reclaim: a second clean prints no action.
     CliResult again = run_cli({"clean", name});
@@ -428,8 +434,8 @@ TEST(CliClean, DeadWriterWithALiveReaderIsNotRemoved) {
     writer.kill_hard();
     auto entry = ls_entry(ls_json(), name);
     ASSERT_TRUE(entry);
-    EXPECT_EQ(entry->get<std::string>("state"), "stale");  // the writer is gone...
-    EXPECT_EQ(entry->get<std::uint32_t>("readers_attached"), 1u);
+    EXPECT_EQ(entry->at("state").get<std::string>(), "stale");  // the writer is gone...
+    EXPECT_EQ(entry->at("readers_attached").get<std::uint32_t>(), 1u);
     CliResult r = run_cli({"clean", name});  // ...but a reader still uses it
     expect_exit(r, 0, "clean in use");
     EXPECT_NE(r.out.find("kept segment " + name + ": writer pid"), std::string::npos) << r.out;
@@ -448,14 +454,9 @@ TEST(CliClean, GlobalDryRunReportsOurSegmentsAndChangesNothing) {
     HoldingReader reader(leaky);
     const pid_t reader_pid = reader.pid();
     reader.kill_hard();
-    // The live writer stores its heartbeat every 100 ms: everything else must stay.
-    auto without_heartbeat = [](std::optional<std::string> bytes) {
-        if (bytes && bytes->size() >= offsetof(layout::SegmentHeader, heartbeat_ns) + 8)
-            bytes->replace(offsetof(layout::SegmentHeader, heartbeat_ns), 8, 8, '\0');
-        return bytes;
-    };
     const auto stale_before = test::read_file(shm_path(stale));
-    const auto leaky_before = without_heartbeat(test::read_file(shm_path(leaky)));
+    // The live writer's heartbeat changes its header: compare what clean would change.
+    const json leaky_readers_before = info_json(leaky).at("readers");
 
     CliResult r = run_cli({"clean", "--dry-run"});
     // Other tests' segments may appear too; ours must, with the right action.
@@ -469,7 +470,7 @@ TEST(CliClean, GlobalDryRunReportsOurSegmentsAndChangesNothing) {
         << r.out;
     EXPECT_TRUE(lines_with(r.out, "remove stale segment " + leaky).empty()) << r.out;
     EXPECT_EQ(test::read_file(shm_path(stale)), stale_before);
-    EXPECT_EQ(without_heartbeat(test::read_file(shm_path(leaky))), leaky_before);
+    EXPECT_EQ(info_json(leaky).at("readers"), leaky_readers_before);
 }
 
 TEST(CliClean, OrphanedTemporariesAreRemovedLiveOnesKept) {
@@ -568,9 +569,9 @@ void expect_corrupt_handling(const std::string& name, const std::string& reason 
 
     auto entry = ls_entry(ls_json(), name);
     ASSERT_TRUE(entry) << name << " not listed";
-    EXPECT_EQ(entry->get<std::string>("state"), "corrupt");
-    EXPECT_NE(entry->get<std::string>("error").find(reason), std::string::npos)
-        << entry->get<std::string>("error");
+    EXPECT_EQ(entry->at("state").get<std::string>(), "corrupt");
+    EXPECT_NE(entry->at("error").get<std::string>().find(reason), std::string::npos)
+        << entry->at("error").get<std::string>();
     EXPECT_TRUE(is_null(*entry, "writer_pid"));
     EXPECT_NE(ls_line(name).find("corrupt ("), std::string::npos);
 
@@ -636,19 +637,110 @@ TEST(CliCorrupt, MagicFollowedByGarbageIsCorrupt) {
     expect_corrupt_handling(name, "is a corrupt framebus segment: ");
 }
 
-TEST(CliCorrupt, OtherLayoutVersionIsListedWithItsReason) {
+// --- segments of another layout version ---------------------------------------------
+
+// A layout version 1 header, written by hand: an older framebus's segment.
+constexpr std::uint32_t kOtherLayoutVersion = 1;
+static_assert(layout::kLayoutVersion > kOtherLayoutVersion);
+
+// Holds the writer lock of a segment file, as its (other framebus's) writer would.
+class WriterLockHolder {
+  public:
+    explicit WriterLockHolder(const std::string& name)
+        : fd_(::open(shm_path(name).c_str(), O_RDWR | O_CLOEXEC)) {
+        struct flock lock {};
+        lock.l_type = F_WRLCK;
+        lock.l_whence = SEEK_SET;
+        lock.l_start = layout::kWriterLockByte;
+        lock.l_len = 1;
+        locked_ = fd_ >= 0 && ::fcntl(fd_, F_OFD_SETLK, &lock) == 0;
+    }
+    ~WriterLockHolder() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    WriterLockHolder(const WriterLockHolder&) = delete;
+    WriterLockHolder& operator=(const WriterLockHolder&) = delete;
+    [[nodiscard]] bool locked() const { return locked_; }
+
+  private:
+    int fd_;
+    bool locked_ = false;
+};
+
+// ls lists it with the library's reason; info and watch refuse it with it.
+void expect_listed_with_reason(std::uint32_t version, const std::string& reason) {
     const std::string name = test::unique_name("cli-version");
     ShmFileGuard guard(name);
-    test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion + 1));
-    expect_corrupt_handling(name, "made by a newer framebus (layout version " +
-                                      std::to_string(layout::kLayoutVersion + 1) + ")");
+    test::write_file(shm_path(name), magic_then_noise(version));
+    const WriterLockHolder writer(name);  // alive: another test's global clean keeps it
+    auto entry = ls_entry(ls_json(), name);
+    ASSERT_TRUE(entry) << name << " not listed";
+    EXPECT_EQ(entry->at("state").get<std::string>(), "incompatible");
+    EXPECT_NE(entry->at("error").get<std::string>().find(reason), std::string::npos)
+        << entry->at("error");
+    EXPECT_TRUE(is_null(*entry, "writer_pid"));
+    EXPECT_NE(ls_line(name).find("incompatible ("), std::string::npos);
+    EXPECT_NE(ls_line(name).find(reason), std::string::npos);
+    for (const char* command : {"info", "watch"}) {
+        CliResult r = run_cli({command, name});
+        expect_exit(r, 2, std::string(command) + " on another layout version");
+        EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+    }
 }
 
-TEST(CliCorrupt, OlderLayoutVersionIsListedWithItsReason) {
-    const std::string name = test::unique_name("cli-older");
+TEST(CliOtherLayout, OlderIsListedWithTheLibrarysReason) {
+    expect_listed_with_reason(kOtherLayoutVersion, "made by an older framebus; restart its writer");
+}
+
+TEST(CliOtherLayout, NewerIsListedWithTheLibrarysReason) {
+    expect_listed_with_reason(layout::kLayoutVersion + 1,
+                              "made by a newer framebus (layout version " +
+                                  std::to_string(layout::kLayoutVersion + 1) + ")");
+}
+
+TEST(CliOtherLayout, CleanRemovesItWhenItsWriterIsDead) {
+    const std::string name = test::unique_name("cli-oldgone");
     ShmFileGuard guard(name);
-    test::write_file(shm_path(name), magic_then_noise(layout::kLayoutVersion - 1));
-    expect_corrupt_handling(name, "made by an older framebus; restart its writer");
+    test::write_file(shm_path(name), magic_then_noise(kOtherLayoutVersion));
+    CliResult dry = run_cli({"clean", "--dry-run"});
+    EXPECT_EQ(lines_with(dry.out, "would remove segment " + name +
+                                      " of another layout version, "
+                                      "writer dead")
+                  .size(),
+              1u)
+        << dry.out;
+    EXPECT_TRUE(exists(name));
+    CliResult clean = run_cli({"clean"});
+    EXPECT_NE(clean.exit_code, 2) << clean.err;
+    EXPECT_EQ(
+        lines_with(clean.out, "removed segment " + name + " of another layout version").size(), 1u)
+        << clean.out;
+    EXPECT_FALSE(exists(name));
+
+    test::write_file(shm_path(name), magic_then_noise(kOtherLayoutVersion));
+    CliResult named = run_cli({"clean", name});  // by name: the same, no --force needed
+    expect_exit(named, 0, "clean NAME on another layout version, writer dead");
+    EXPECT_FALSE(exists(name));
+}
+
+TEST(CliOtherLayout, CleanKeepsItWhileItsWriterLives) {
+    const std::string name = test::unique_name("cli-oldlive");
+    ShmFileGuard guard(name);
+    test::write_file(shm_path(name), magic_then_noise(kOtherLayoutVersion));
+    WriterLockHolder writer(name);
+    ASSERT_TRUE(writer.locked());
+    CliResult global = run_cli({"clean", "--dry-run"});
+    EXPECT_EQ(lines_with(global.out, "skipped segment " + name + ": its writer is alive").size(),
+              1u)
+        << global.out;
+    CliResult named = run_cli({"clean", name});
+    expect_exit(named, 0, "clean NAME on another layout version, writer alive");
+    EXPECT_NE(named.out.find("kept segment " + name + ": its writer is alive"), std::string::npos)
+        << named.out;
+    EXPECT_TRUE(exists(name));
+    CliResult forced = run_cli({"clean", name, "--force"});
+    expect_exit(forced, 0, "clean NAME --force");
+    EXPECT_FALSE(exists(name));
 }
 
 // --- watch ---------------------------------------------------------------------------

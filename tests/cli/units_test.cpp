@@ -1,67 +1,140 @@
-// The CLI's pieces that need no process: the JSON writer (every string it
-// prints must parse back to what went in) and the fps arithmetic.
+// The CLI's pieces that need no process: the JSON documents (every string
+// they carry must parse back, whatever bytes a corrupt segment holds) and
+// the fps arithmetic.
 #include <gtest/gtest.h>
 
-#include <boost/property_tree/json_parser.hpp>
-#include <sstream>
+#include <nlohmann/json.hpp>
 
-#include "json_writer.hpp"
 #include "segment_facts.hpp"
+#include "segment_json.hpp"
 
 namespace framebus::cli {
 namespace {
 
-boost::property_tree::ptree parse(const std::string& text) {
-    std::istringstream in(text);
-    boost::property_tree::ptree tree;
-    boost::property_tree::read_json(in, tree);
-    return tree;
+using nlohmann::json;
+
+// A segment ls could not read, with `message` as the library's reason.
+ListedSegment broken(const std::string& name, const std::string& message) {
+    ListedSegment entry;
+    entry.name = name;
+    entry.error = Error{Errc::corrupt, message};
+    return entry;
 }
 
-TEST(CliJsonWriter, EscapesStringsSoTheyParseBack) {
+TEST(SegmentJson, ControlCharactersAreEscapedAndParseBack) {
     const std::string nasty = std::string("quote \" backslash \\ newline \n tab \t bell \a nul ") +
-                              '\0' + " del \x7f end";
-    JsonWriter json;
-    json.begin_object().field("text", nasty).end_object();
-    EXPECT_EQ(parse(json.str()).get<std::string>("text"), nasty) << json.str();
-    EXPECT_NE(json.str().find("\\u0000"), std::string::npos);
-    EXPECT_NE(json.str().find("\\u0007"), std::string::npos);
+                              '\0' + " esc \x1b[2J end";
+    const std::string text = to_text(ls_document({broken("x", nasty)}));
+    EXPECT_EQ(json::parse(text).at("segments").at(0).at("error").get<std::string>(), nasty) << text;
+    EXPECT_NE(text.find("\\u0000"), std::string::npos) << text;
+    EXPECT_NE(text.find("\\u0007"), std::string::npos) << text;
+    EXPECT_NE(text.find("\\u001b"), std::string::npos) << text;
+    EXPECT_EQ(text.find('\x1b'), std::string::npos) << "a raw escape byte reached the output";
 }
 
-TEST(CliJsonWriter, InvalidUtf8BecomesReplacementCharacters) {
-    EXPECT_EQ(json_quote("ok \xc3\xa9"), "\"ok \xc3\xa9\"");  // valid UTF-8 passes through
-    EXPECT_EQ(json_quote("\xff"), "\"\\ufffd\"");
-    EXPECT_EQ(json_quote("\xc3"), "\"\\ufffd\"");                        // truncated sequence
-    EXPECT_EQ(json_quote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");             // overlong '/'
-    EXPECT_EQ(json_quote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+TEST(SegmentJson, InvalidUtf8BecomesReplacementCharacters) {
+    const std::string replacement = "\xef\xbf\xbd";  // U+FFFD
+    for (const std::string bad : {"\xff", "\xc3", "\xc0\xaf", "\xed\xa0\x80"}) {
+        const std::string text = to_text(ls_document({broken("x", "ok \xc3\xa9 " + bad + " end")}));
+        const std::string error =
+            json::parse(text).at("segments").at(0).at("error").get<std::string>();
+        // Valid UTF-8 is kept; the bad bytes become one or more U+FFFD, nothing else.
+        const std::string prefix = "ok \xc3\xa9 ", suffix = " end";
+        ASSERT_EQ(error.rfind(prefix, 0), 0u) << error;
+        ASSERT_GE(error.size(), prefix.size() + suffix.size() + replacement.size()) << error;
+        EXPECT_EQ(error.substr(error.size() - suffix.size()), suffix) << error;
+        std::string middle =
+            error.substr(prefix.size(), error.size() - prefix.size() - suffix.size());
+        while (middle.rfind(replacement, 0) == 0) middle.erase(0, replacement.size());
+        EXPECT_EQ(middle, "") << "not replaced: " << error;
+    }
 }
 
-TEST(CliJsonWriter, NestsObjectsArraysAndScalars) {
-    JsonWriter json;
-    json.begin_object();
-    json.field("schema", "x/1");
-    json.field("count", std::uint64_t{18446744073709551615u});
-    json.field("negative", std::int64_t{-5});
-    json.field("yes", true);
-    json.field("ratio", 2.5);
-    json.field("nan", std::numeric_limits<double>::quiet_NaN());
-    json.field("missing", std::optional<int>());
-    json.key("list").begin_array().value(1u).value("two").begin_object().end_object().end_array();
-    json.key("empty").begin_array().end_array();
-    json.end_object();
-    const std::string text = json.str();
+TEST(SegmentJson, EveryLsFieldIsPresentForABrokenSegment) {
+    const json doc = json::parse(to_text(ls_document({broken("x", "why")}, 0.5)));
+    EXPECT_EQ(doc.at("schema"), "framebus.ls/2");
+    EXPECT_EQ(doc.at("fps_source"), "sample");
+    EXPECT_DOUBLE_EQ(doc.at("sample_seconds").get<double>(), 0.5);
+    const json& s = doc.at("segments").at(0);
+    EXPECT_EQ(s.at("state"), "corrupt");
+    EXPECT_EQ(s.at("error"), "why");
+    for (const char* key : {"width", "pixel_format", "fps", "writer_pid", "created_realtime_ns"})
+        EXPECT_TRUE(s.at(key).is_null()) << key;
+    EXPECT_EQ(s.size(), 25u);  // name, path, state, error and 21 facts
+}
+
+TEST(SegmentJson, InfoDocumentKeepsExactIntegersAndOrder) {
+    SegmentView v;
+    v.name = "seg";
+    v.created_realtime_ns = 1'700'000'000'123'000'000;
+    v.latest_sequence = 0;
+    SlotView slot;
+    slot.index = 0;
+    slot.holders = 0b101;
+    slot.sequence = 18446744073709551615u;
+    slot.publish_ns = 5;
+    slot.format = FrameFormat::packed(4, 2, PixelFormat::gray8);
+    v.slots.push_back(slot);
+    const std::string text = to_text(info_document(v, 10));
     EXPECT_EQ(text.back(), '\n');
-    const auto tree = parse(text);
-    EXPECT_EQ(tree.get<std::string>("schema"), "x/1");
-    EXPECT_EQ(tree.get<std::uint64_t>("count"), 18446744073709551615u);
-    EXPECT_EQ(tree.get<int>("negative"), -5);
-    EXPECT_TRUE(tree.get<bool>("yes"));
-    EXPECT_DOUBLE_EQ(tree.get<double>("ratio"), 2.5);
-    EXPECT_EQ(tree.get<std::string>("nan"), "null");
-    EXPECT_EQ(tree.get<std::string>("missing"), "null");
-    EXPECT_EQ(tree.get_child("list").size(), 3u);
-    EXPECT_EQ(tree.get_child("empty").size(), 0u);
-    EXPECT_NE(text.find("\"empty\": []"), std::string::npos) << text;
+    EXPECT_EQ(nlohmann::ordered_json::parse(text).begin().key(), "schema");  // documented order
+    const json doc = json::parse(text);
+    EXPECT_EQ(doc.at("schema"), "framebus.info/2");
+    EXPECT_EQ(doc.at("created"), "2023-11-14T22:13:20.123Z");
+    EXPECT_TRUE(doc.at("latest_slot").is_null());
+    const json& s = doc.at("slots").at(0);
+    EXPECT_EQ(s.at("sequence").get<std::uint64_t>(), 18446744073709551615u);
+    EXPECT_EQ(s.at("age_ns").get<std::int64_t>(), 5);
+    EXPECT_EQ(s.at("holders"), json::array({0, 2}));
+    EXPECT_TRUE(doc.at("readers").is_array());
+    EXPECT_NE(text.find("\"readers\": []"), std::string::npos) << text;
+}
+
+TEST(SegmentJson, AnotherLayoutVersionIsIncompatibleNotCorrupt) {
+    ListedSegment entry;
+    entry.name = "old";
+    entry.error = Error{Errc::version_mismatch, "made by an older framebus; restart its writer"};
+    const json s = json::parse(to_text(ls_document({entry}))).at("segments").at(0);
+    EXPECT_EQ(s.at("state"), "incompatible");
+    EXPECT_EQ(s.at("error"), "made by an older framebus; restart its writer");
+}
+
+TEST(SegmentJson, PlanarFramesListEveryPlaneWithItsFormatName) {
+    SegmentView v;
+    v.name = "yuv";
+    v.leases_per_reader = 3;
+    for (const PixelFormat format : {PixelFormat::i420, PixelFormat::nv12, PixelFormat::yuyv}) {
+        SlotView slot;
+        slot.index = static_cast<std::uint32_t>(v.slots.size());
+        slot.sequence = slot.index + 1;
+        slot.format = FrameFormat::packed(8, 4, format);
+        v.slots.push_back(slot);
+    }
+    v.latest_sequence = 3;
+    const json doc = json::parse(to_text(info_document(v, 0)));
+    EXPECT_EQ(doc.at("leases_per_reader"), 3);
+    const json& slots = doc.at("slots");
+    // I420 8x4: Y 8x4, then U and V 4x2 each, back to back.
+    EXPECT_EQ(slots.at(0).at("pixel_format"), "i420");
+    EXPECT_EQ(slots.at(0).at("planes"),
+              json::parse(R"([{"offset": 0, "stride": 8}, {"offset": 32, "stride": 4},
+                              {"offset": 40, "stride": 4}])"));
+    // NV12: Y, then interleaved UV rows of 8 bytes.
+    EXPECT_EQ(slots.at(1).at("pixel_format"), "nv12");
+    EXPECT_EQ(slots.at(1).at("planes"),
+              json::parse(R"([{"offset": 0, "stride": 8}, {"offset": 32, "stride": 8}])"));
+    // YUYV: one plane of 2 bytes per pixel.
+    EXPECT_EQ(slots.at(2).at("pixel_format"), "yuyv");
+    EXPECT_EQ(slots.at(2).at("planes"), json::parse(R"([{"offset": 0, "stride": 16}])"));
+    EXPECT_EQ(slots.at(2).at("stride"), 16);
+
+    ListedSegment entry;
+    entry.name = "yuv";
+    entry.view = v;
+    const json s = json::parse(to_text(ls_document({entry}))).at("segments").at(0);
+    EXPECT_EQ(s.at("pixel_format"), "yuyv");  // the newest frame's
+    EXPECT_EQ(s.at("planes").size(), 1u);
+    EXPECT_EQ(s.at("leases_per_reader"), 3);
 }
 
 // A segment view with committed frames `first..last`, one every `period_ns`,
@@ -133,8 +206,7 @@ TEST(CliFps, SampledOnlyBetweenSnapshotsOfOneSegment) {
     EXPECT_FALSE(sampled_fps(a, 0, replaced, 1'000'000'000));
 }
 
-TEST(CliText, TerminalOutputEscapesControlBytes) {
-    EXPECT_EQ(printable("ok\x1b[2Jx\xff"), "ok\\x1b[2Jx\\xff");
+TEST(CliText, HoldersModesAndTimes) {
     EXPECT_EQ(holder_list(0), "-");
     EXPECT_EQ(holder_list(0b1001), "0,3");
     EXPECT_EQ(mode_text(0100600), "0600");

@@ -76,7 +76,7 @@ TEST(ServeBrowser, ThePageShowsEachSegmentLiveInHeadlessChromium) {
                      "--no-first-run", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--hide-scrollbars",
                      "--user-data-dir=" + profile.path().string(), "--remote-debugging-port=0",
-                     "--window-size=1000,700",
+                     "--window-size=1100,700",
                      "http://127.0.0.1:" + std::to_string(serve.port()) + "/"});
     const std::string marker = "DevTools listening on ws://127.0.0.1:";
     if (!browser.wait_for_err(marker, 30s))
@@ -107,6 +107,7 @@ TEST(ServeBrowser, ThePageShowsEachSegmentLiveInHeadlessChromium) {
         const img = document.getElementById("preview-)js" +
                               name + R"js(");
         if (!img || img.naturalWidth === 0) return null;
+        img.scrollIntoView({block: "nearest", inline: "nearest"});  // other segments may list first
         const r = img.getBoundingClientRect();
         return {naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
                 x: r.left, y: r.top, width: r.width, height: r.height};
