@@ -74,7 +74,7 @@ std::optional<HttpReply> http_get(unsigned short port, const std::string& target
 }
 
 MjpegStream::MjpegStream(unsigned short port, const std::string& target, int receive_buffer,
-                         std::size_t read_chunk)
+                         std::size_t read_chunk, unsigned http_version)
     : stream_(io_), read_chunk_(std::clamp<std::size_t>(read_chunk, 1, 65536)) {
     tcp::socket& socket = stream_.socket();
     beast::error_code opened;
@@ -86,7 +86,8 @@ MjpegStream::MjpegStream(unsigned short port, const std::string& target, int rec
         return;
     }
     set_receive_timeout(socket, std::chrono::seconds(10));
-    http::request<http::empty_body> request(http::verb::get, target, 11);
+    // HTTP/1.0 where a server would otherwise chunk the stream (Werkzeug does).
+    http::request<http::empty_body> request(http::verb::get, target, http_version);
     request.set(http::field::host, "127.0.0.1");
     beast::error_code error;
     http::write(socket, request, error);

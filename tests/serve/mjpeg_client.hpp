@@ -40,7 +40,7 @@ class MjpegStream {
     // receive_buffer > 0 sets SO_RCVBUF; read_chunk is the most one read takes
     // from the socket (a slow client takes little more than the part it reads).
     MjpegStream(unsigned short port, const std::string& target, int receive_buffer = 0,
-                std::size_t read_chunk = 65536);
+                std::size_t read_chunk = 65536, unsigned http_version = 11);
     MjpegStream(const MjpegStream&) = delete;
     MjpegStream& operator=(const MjpegStream&) = delete;
 
