@@ -86,8 +86,11 @@ int run(const Options& options) {
     WriterOptions writer_options;
     writer_options.name = options.name;
     writer_options.max_readers = options.max_readers;
+    writer_options.leases_per_reader = options.leases_per_reader;
     writer_options.slots = options.slots;
     writer_options.initial_format = publish_format(source.expected_shape(), plan);
+    if (auto st = check_publishable(writer_options.initial_format); !st)
+        return fail(2, st.error().message);
     writer_options.mode = options.mode;
     writer_options.keep = options.keep;
 
@@ -98,9 +101,12 @@ int run(const Options& options) {
 
     const FrameFormat& format = writer_options.initial_format;
     if (!options.quiet)
-        fmt::print(stderr, "{}: {} -> segment '{}': {}x{} {}, {} slots, {} readers max, {}\n",
+        fmt::print(stderr,
+                   "{}: {} -> segment '{}': {}x{} {}, {} slots, {} readers max, {} leases each, "
+                   "{}\n",
                    kProgram, source.description(), writer.name(), format.width, format.height,
                    to_string(format.pixel_format), writer.slot_count(), writer.max_readers(),
+                   writer.leases_per_reader(),
                    plan.fps > 0 ? fmt::format("{:g} fps", plan.fps) : std::string("unpaced"));
 
     StatusLine status(!options.quiet, stderr);

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <map>
+#include <vector>
 
 #ifndef FRAMEBUS_VERSION
 #define FRAMEBUS_VERSION "unknown"
@@ -31,6 +32,13 @@ CLI::Validator size_check() {
                                     : "'" + text + "' is not a size WIDTHxHEIGHT such as 640x480";
         },
         "WxH");
+}
+
+// Every pixel format of the bus, by the name the CLI and JSON use.
+std::vector<std::string> format_names() {
+    std::vector<std::string> names;
+    for (const PixelFormatInfo& info : pixel_formats()) names.emplace_back(info.name);
+    return names;
 }
 
 }  // namespace
@@ -75,10 +83,15 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "pattern", "file", "sequence", "camera", "url", "pipeline"}))
         ->capture_default_str();
     app.add_option("--name", options.name, "Segment name")->capture_default_str();
-    app.add_option("--slots", options.slots, "Frames in the ring (default: max readers + 2)")
+    app.add_option("--slots", options.slots,
+                   "Frames in the ring (default: max readers x leases per reader + 2)")
         ->check(CLI::Range(2u, 255u));
     app.add_option("--max-readers", options.max_readers, "Readers that may attach at once")
         ->check(CLI::Range(1u, 64u))
+        ->capture_default_str();
+    app.add_option("--leases-per-reader", options.leases_per_reader,
+                   "Frames one reader may hold at once")
+        ->check(CLI::Range(1u, 16u))
         ->capture_default_str();
     double fps = 0;
     auto* fps_option = app.add_option("--fps", fps,
@@ -92,7 +105,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     std::string format;
     auto* format_option =
         app.add_option("--format", format, "Pixel format to publish (default: as decoded)")
-            ->check(CLI::IsMember({"bgr24", "rgb24", "gray8"}));
+            ->check(CLI::IsMember(format_names()));
     app.add_option("--max-frames", options.max_frames, "Stop after this many frames")
         ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()));
     app.add_flag("--keep", options.keep, "Leave the segment behind at exit");

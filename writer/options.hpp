@@ -22,8 +22,9 @@ struct Options {
     std::string source;  // empty: the built-in test pattern
     SourceType source_type = SourceType::automatic;
     std::string name = "framebus";
-    std::uint32_t slots = 0;  // 0: max_readers + 2, the count that never drops
+    std::uint32_t slots = 0;  // 0: max_readers * leases_per_reader + 2, never drops
     std::uint32_t max_readers = 8;
+    std::uint32_t leases_per_reader = 2;
     std::optional<double> fps;  // unset: the source's own rate; 0: as fast as it gives
     bool loop = false;
     std::optional<Size> resize;
