@@ -70,6 +70,10 @@ class FrameSource {
     // the source cannot be opened again.
     [[nodiscard]] virtual bool restart() = 0;
 
+    // Capture on demand: closes the source (a camera goes dark, a stream is
+    // disconnected) until restart() reopens it.
+    virtual void suspend() {}
+
     // Frames the source announced but could not decode, so far.
     [[nodiscard]] virtual std::uint64_t decode_errors() const { return 0; }
 
@@ -92,6 +96,9 @@ class FrameSource {
 // source and are input errors: nothing has been created yet.
 [[nodiscard]] Result<std::unique_ptr<FrameSource>> open_source(const Options& options,
                                                                SourceType type);
+
+// A readable regular file, or the error that names what is wrong with it.
+[[nodiscard]] Status check_readable_file(const std::string& path, const char* what = "file");
 
 // Numbered image files, printf-style (img_%04d.png), decoded into the slot.
 [[nodiscard]] Result<std::unique_ptr<FrameSource>> open_image_sequence(const std::string& pattern);

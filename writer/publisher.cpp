@@ -73,6 +73,11 @@ int Publisher::run_loop(bool first_grabbed) {
         if (plan_.max_frames != 0 && counters_.frames >= plan_.max_frames) break;
         if (!pacer_.wait(stop, keep_alive)) break;
         chores("");
+        if (plan_.on_demand) {
+            const Demand demand = idle_while_unread();
+            if (demand == Demand::stop) break;
+            if (demand == Demand::reopened) grabbed = false;
+        }
         if (!grabbed) {
             switch (source_.grab()) {
                 case Grab::frame:
@@ -226,6 +231,31 @@ bool Publisher::wait_for_readers() {
         chores(state);
     }
     return !stop_requested();
+}
+
+Publisher::Demand Publisher::idle_while_unread() {
+    const auto now = Clock::now();
+    if (writer_.readers_attached() > 0) {  // no system call: the reader table
+        last_reader_ = now;
+        return Demand::reading;
+    }
+    if (now - last_reader_ < plan_.idle_after) return Demand::reading;
+    source_.suspend();
+    writer_.set_idle(true);
+    // Sleeps on the segment's attach futex: a reader claiming its entry wakes
+    // it (PROTOCOL.md "Attaching wakes the writer"). Slices only to see a stop.
+    const std::string state = "(idle: no readers, source closed)";
+    while (!stop_requested() && !writer_.wait_for_reader(std::chrono::milliseconds(200)))
+        chores(state);
+    writer_.set_idle(false);
+    if (stop_requested()) return Demand::stop;
+    last_reader_ = Clock::now();
+    ++counters_.reopened;
+    if (!source_.restart() && !(plan_.reconnect && reconnect())) {
+        failure_.clear();
+        return Demand::stop;
+    }
+    return Demand::reopened;
 }
 
 bool Publisher::reconnect() {

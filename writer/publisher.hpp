@@ -3,6 +3,7 @@
 // once (the slot itself, or one conversion buffer when --resize/--format ask).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@ struct PublishPlan {
     bool reconnect = false;
     double fps = 0;                  // 0: as fast as the source gives
     std::uint32_t wait_readers = 0;  // readers to wait for before the first frame
+    bool on_demand = false;          // close the source while no reader is attached
+    std::chrono::milliseconds idle_after{5000};
 };
 
 // Frames of this format can be published (a subsampled format needs even
@@ -56,6 +59,8 @@ class Publisher {
     bool fit_slot(std::optional<WriteSlot>& slot, const FrameFormat& format);
     bool reconnect();
     bool wait_for_readers();
+    enum class Demand { reading, reopened, stop };
+    Demand idle_while_unread();  // --on-demand
     void chores(std::string_view state);
     void refresh_counters();
 
@@ -65,6 +70,7 @@ class Publisher {
     StatusLine& status_;
     Pacer pacer_;
     PublishCounters counters_;
+    Clock::time_point last_reader_ = Clock::now();
     std::optional<SourceShape> learned_shape_;  // what the decoder really produced last
     cv::Mat decoded_;  // decoder output when it cannot go straight into the slot
     cv::Mat bgr_;      // the decoded frame in BGR, when it is not already

@@ -138,8 +138,9 @@ TEST_F(WriterProgram, PublishesEveryFrameOfAVideoFileThenEndsTheStream) {
 
     // The writer holds its first frame until the reader is attached, and the
     // ring has a slot for every frame: the reader sees all eight, however slow.
-    WriterProcess writer(
-        {"--name", name, "--fps", "0", "--slots", "12", "--wait-readers", "1", video}, dir.path());
+    WriterProcess writer({"--name", name, "--fps", "0", "--slots", "12", "--wait-readers", "1",
+                          "--format", "bgr24", video},
+                         dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream) << collector.problem;
@@ -234,7 +235,7 @@ TEST_F(WriterProgram, LoopRestartsTheFileAtItsEnd) {
     const auto expected = make_mjpg_avi(video, 64, 48, 4);
     const std::string name = unique_name("wr-loop");
     WriterProcess writer({"--name", name, "--fps", "0", "--slots", "12", "--wait-readers", "1",
-                          "--loop", "--max-frames", "10", video},
+                          "--loop", "--max-frames", "10", "--format", "bgr24", video},
                          dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
@@ -250,8 +251,9 @@ TEST_F(WriterProgram, ResizeAndFormatShapeThePublishedFrames) {
     const std::string video = dir.file("clip.avi");
     const auto decoded = make_mjpg_avi(video, 64, 48, 3);
     const std::string name = unique_name("wr-resize");
+    // OpenCV's conversion and INTER_AREA resize (libav's sws_scale is tested in libav_test.cpp).
     WriterProcess writer({"--name", name, "--fps", "0", "--wait-readers", "1", "--resize", "32x24",
-                          "--format", "gray8", video},
+                          "--format", "gray8", "--decoder", "opencv", video},
                          dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
@@ -362,7 +364,7 @@ TEST_F(WriterProgram, PublishesAStreamUrl) {
     FileHttpServer server(video);
     const std::string name = unique_name("wr-url");
     WriterProcess writer({"--name", name, "--no-reconnect", "--slots", "8", "--wait-readers", "1",
-                          server.url("clip.avi")},
+                          "--format", "bgr24", server.url("clip.avi")},
                          dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
