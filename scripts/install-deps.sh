@@ -18,6 +18,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev # gst/, rtsp/
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-tools gstreamer1.0-libav
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev ffmpeg # the libav source
+  time valgrind            # bench/decode_libav.sh: CPU time, instructions (callgrind) without counters
   libturbojpeg0-dev        # JPEG for serve/
   chromium curl libcurl4-openssl-dev # serve/'s browser and HTTP tests
   iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev # bench/: the iceoryx baseline

@@ -51,9 +51,14 @@ std::string av_error_text(int error) {
 }
 
 // The bus's format for libav's, where the bytes are laid out identically.
+// Full-range (JPEG) 4:2:0 is I420 too: published as is, since converting
+// its range costs more than the decoding (sws_scale's slow path); the bus
+// has no range field yet, so readers show it with BT.601 limited-range
+// coefficients (a little more contrast).
 PixelFormat bus_format_of(AVPixelFormat format) {
     switch (format) {
         case AV_PIX_FMT_YUV420P:
+        case AV_PIX_FMT_YUVJ420P:
             return PixelFormat::i420;
         case AV_PIX_FMT_NV12:
             return PixelFormat::nv12;
@@ -103,9 +108,9 @@ AVPixelFormat av_format_of(PixelFormat format) {
 }
 
 // What --format native publishes a decoder's format as: the same bytes where
-// the bus has the format; otherwise the nearest bus format (full-range JPEG
-// YUV and deeper 4:2:0 become I420, 4:2:2 becomes YUYV, the rest BGR),
-// converted by sws_scale into the slot.
+// the bus has the format; otherwise the nearest bus format (deeper 4:2:0
+// becomes I420, 4:2:2 becomes YUYV, the rest BGR), converted by sws_scale
+// into the slot.
 PixelFormat native_format_of(AVPixelFormat format) {
     if (const PixelFormat same = bus_format_of(format); same != PixelFormat::unknown) return same;
     const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(format);
