@@ -20,6 +20,7 @@ packages=(
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-tools gstreamer1.0-libav
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 # bench/network_bench.py (appsrc, appsink)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev ffmpeg # the libav source
+  time valgrind            # bench/decode_libav.sh: CPU time, instructions (callgrind) without counters
   libturbojpeg0-dev        # JPEG for serve/
   chromium curl libcurl4-openssl-dev # serve/'s browser and HTTP tests
   iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev # bench/: the iceoryx baseline

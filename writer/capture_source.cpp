@@ -139,6 +139,7 @@ class CaptureSource final : public FrameSource {
     }
 
     bool restart() override { return open(); }
+    void suspend() override { capture_.release(); }
 
     std::uint64_t decode_errors() const override { return decode_errors_; }
 
@@ -152,6 +153,8 @@ class CaptureSource final : public FrameSource {
     std::uint64_t grabbed_ = 0;           // frames grabbed since the last (re)open
     std::uint64_t decode_errors_ = 0;
 };
+
+}  // namespace
 
 // Checks that a path names a readable regular file, so the message can say
 // what is wrong with it before any backend gets to guess.
@@ -173,8 +176,6 @@ Status check_readable_file(const std::string& path, const char* what) {
                                                         path + "': " + std::strerror(errno));
     return ok_status();
 }
-
-}  // namespace
 
 PixelFormat opencv_pixel_format(int cv_type) {
     switch (cv_type) {

@@ -70,14 +70,35 @@ class FrameSource {
     // the source cannot be opened again.
     [[nodiscard]] virtual bool restart() = 0;
 
+    // Capture on demand: closes the source (a camera goes dark, a stream is
+    // disconnected) until restart() reopens it.
+    virtual void suspend() {}
+
     // Frames the source announced but could not decode, so far.
     [[nodiscard]] virtual std::uint64_t decode_errors() const { return 0; }
+
+    // Sources that write a grabbed frame of any publishable format and size
+    // straight into a slot's planes themselves (libav's decoder, the test
+    // pattern): the publisher gives them the slot, not a cv::Mat, and
+    // publishes frames of expected_shape() -- the grabbed frame's shape.
+    [[nodiscard]] virtual bool writes_slots() const { return false; }
+    // Writes the grabbed frame into the slot at `slot`, laid out as `format`.
+    [[nodiscard]] virtual bool write_into(std::byte* /*slot*/, const FrameFormat& /*format*/,
+                                          std::uint64_t /*sequence*/) {
+        return false;
+    }
+    // Frames (of a slot-writing source) that went through a buffer of its own
+    // on their way into the slot.
+    [[nodiscard]] virtual std::uint64_t zero_copy_misses() const { return 0; }
 };
 
 // Opens SOURCE as `type` (already resolved, never automatic). Errors name the
 // source and are input errors: nothing has been created yet.
 [[nodiscard]] Result<std::unique_ptr<FrameSource>> open_source(const Options& options,
                                                                SourceType type);
+
+// A readable regular file, or the error that names what is wrong with it.
+[[nodiscard]] Status check_readable_file(const std::string& path, const char* what = "file");
 
 // Numbered image files, printf-style (img_%04d.png), decoded into the slot.
 [[nodiscard]] Result<std::unique_ptr<FrameSource>> open_image_sequence(const std::string& pattern);

@@ -10,6 +10,7 @@
 #include "framebus/app/program.hpp"
 #include "framebus/name.hpp"
 #include "framebus/writer.hpp"
+#include "libav_source.hpp"
 #include "options.hpp"
 #include "publisher.hpp"
 #include "status_line.hpp"
@@ -59,12 +60,33 @@ int run(const Options& options) {
         return fail(2, std::string("--source-type ") + to_string(type) + " needs a SOURCE");
 
     quiet_backends();
-    auto opened = type == SourceType::pattern
-                      ? make_test_pattern(options.resize ? options.resize->width : kPatternWidth,
-                                          options.resize ? options.resize->height : kPatternHeight,
-                                          options.format.value_or(PixelFormat::bgr24))
-                      : open_source(options, type);
+    const bool libav_kind = type == SourceType::file || type == SourceType::url;
+    if (options.decoder == Decoder::libav && !libav_kind)
+        return fail(2, std::string("--decoder libav decodes files and URLs, not a ") +
+                           to_string(type) + "; use --decoder opencv");
+    if (options.on_demand && (type == SourceType::file || type == SourceType::sequence))
+        return fail(2, std::string("--on-demand is for live sources and the test pattern, not a ") +
+                           to_string(type));
+    std::string hwaccel_note;
+    Result<std::unique_ptr<FrameSource>> opened = Error{Errc::invalid_argument, ""};
+    if (type == SourceType::pattern) {
+        opened = make_test_pattern(options.resize ? options.resize->width : kPatternWidth,
+                                   options.resize ? options.resize->height : kPatternHeight,
+                                   options.format.value_or(PixelFormat::bgr24));
+    } else if (libav_kind && options.decoder != Decoder::opencv) {
+        if (type == SourceType::file) {
+            if (auto st = check_readable_file(options.source); !st)
+                return fail(2, st.error().message);
+        }
+        opened = open_libav_source(options, type, hwaccel_note);
+        // auto: what libav cannot open, OpenCV may (its other backends).
+        if (!opened && options.decoder == Decoder::automatic) opened = open_source(options, type);
+    } else {
+        opened = open_source(options, type);
+    }
     if (!opened) return fail(2, opened.error().message);
+    if (options.hwaccel != Hwaccel::none && !hwaccel_note.empty())
+        fmt::print(stderr, "{}: {}\n", kProgram, hwaccel_note);
     FrameSource& source = **opened;
     // The first frame proves the source decodes, before anything is created.
     if (source.grab() != Grab::frame)
@@ -78,12 +100,18 @@ int run(const Options& options) {
     plan.reconnect = options.reconnect.value_or(source.live());
     plan.fps = options.fps.value_or(default_fps(type, source));
     plan.wait_readers = options.wait_readers;
+    plan.on_demand = options.on_demand;
+    plan.idle_after =
+        std::chrono::milliseconds(static_cast<std::int64_t>(options.idle_after * 1000));
 
     WriterOptions writer_options;
     writer_options.name = options.name;
     writer_options.max_readers = options.max_readers;
+    writer_options.leases_per_reader = options.leases_per_reader;
     writer_options.slots = options.slots;
     writer_options.initial_format = publish_format(source.expected_shape(), plan);
+    if (auto st = check_publishable(writer_options.initial_format); !st)
+        return fail(2, st.error().message);
     writer_options.mode = options.mode;
     writer_options.keep = options.keep;
 
@@ -94,10 +122,12 @@ int run(const Options& options) {
 
     const FrameFormat& format = writer_options.initial_format;
     if (!options.quiet)
-        app::print(stderr, "{}: {} -> segment '{}': {}x{} {}, {} slots, {} readers max, {}\n",
+        app::print(stderr,
+                   "{}: {} -> segment '{}': {}x{} {}, {} slots, {} readers max, {} leases each, "
+                   "{}\n",
                    kProgram, app::printable(source.description()), writer.name(), format.width,
                    format.height, to_string(format.pixel_format), writer.slot_count(),
-                   writer.max_readers(),
+                   writer.max_readers(), writer.leases_per_reader(),
                    plan.fps > 0 ? fmt::format("{:g} fps", plan.fps) : std::string("unpaced"));
 
     StatusLine status(!options.quiet, stderr);

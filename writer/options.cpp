@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <map>
+#include <vector>
 
 #ifndef FRAMEBUS_VERSION
 #define FRAMEBUS_VERSION "unknown"
@@ -33,6 +34,13 @@ CLI::Validator size_check() {
                                     : "'" + text + "' is not a size WIDTHxHEIGHT such as 640x480";
         },
         "WxH");
+}
+
+// Every pixel format of the bus, by the name the CLI and JSON use.
+std::vector<std::string> format_names() {
+    std::vector<std::string> names;
+    for (const PixelFormatInfo& info : pixel_formats()) names.emplace_back(info.name);
+    return names;
 }
 
 }  // namespace
@@ -77,10 +85,15 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "pattern", "file", "sequence", "camera", "url", "pipeline"}))
         ->capture_default_str();
     app.add_option("--name", options.name, "Segment name")->capture_default_str();
-    app.add_option("--slots", options.slots, "Frames in the ring (default: max readers + 2)")
+    app.add_option("--slots", options.slots,
+                   "Frames in the ring (default: max readers x leases per reader + 2)")
         ->check(CLI::Range(2u, 255u));
     app.add_option("--max-readers", options.max_readers, "Readers that may attach at once")
         ->check(CLI::Range(1u, 64u))
+        ->capture_default_str();
+    app.add_option("--leases-per-reader", options.leases_per_reader,
+                   "Frames one reader may hold at once")
+        ->check(CLI::Range(1u, 16u))
         ->capture_default_str();
     double fps = 0;
     auto* fps_option = app.add_option("--fps", fps,
@@ -91,10 +104,14 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     std::string resize;
     auto* resize_option =
         app.add_option("--resize", resize, "Publish frames of this size")->check(size_check());
-    std::string format;
-    auto* format_option =
-        app.add_option("--format", format, "Pixel format to publish (default: as decoded)")
-            ->check(CLI::IsMember({"bgr24", "rgb24", "gray8"}));
+    std::string format = "native";
+    std::vector<std::string> formats = format_names();
+    formats.insert(formats.begin(), "native");
+    app.add_option("--format", format,
+                   "Pixel format to publish; native: as the decoder produces it (libav's YUV "
+                   "planes, OpenCV's BGR)")
+        ->check(CLI::IsMember(formats))
+        ->capture_default_str();
     app.add_option("--max-frames", options.max_frames, "Stop after this many frames")
         ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()));
     app.add_flag("--keep", options.keep, "Leave the segment behind at exit");
@@ -124,6 +141,34 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         "--reconnect,!--no-reconnect", reconnect,
         "Reopen a camera or stream that stops delivering, with backoff (default: on for them)");
 
+    std::string decoder = "auto";
+    app.add_option("--decoder", decoder,
+                   "Who decodes files and URLs: libav (straight into the slot) or opencv; auto: "
+                   "libav, OpenCV where libav cannot open the source")
+        ->check(CLI::IsMember({"auto", "libav", "opencv"}))
+        ->capture_default_str();
+    std::string hwaccel = "none";
+    app.add_option("--hwaccel", hwaccel, "libav hardware decoding (software when not available)")
+        ->check(CLI::IsMember({"none", "vaapi", "auto"}))
+        ->capture_default_str();
+    app.add_option("--decoder-threads", options.decoder_threads,
+                   "libav decoder threads (0: one per core)")
+        ->check(CLI::Range(0, 64))
+        ->capture_default_str();
+    std::string thread_type = "auto";
+    app.add_option("--thread-type", thread_type,
+                   "libav threading: slice, frame, or auto (frame+slice for files, slice for "
+                   "live sources)")
+        ->check(CLI::IsMember({"auto", "slice", "frame"}))
+        ->capture_default_str();
+    app.add_flag("--on-demand", options.on_demand,
+                 "Close a live source while no reader is attached; reopen it when one attaches");
+    auto* idle_after_option =
+        app.add_option("--idle-after", options.idle_after,
+                       "With --on-demand: seconds without readers before the source is closed")
+            ->check(CLI::Range(0.0, 86400.0))
+            ->capture_default_str();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -137,7 +182,20 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     options.source_type = source_types.at(source_type);
     if (fps_option->count() > 0) options.fps = fps;
     if (resize_option->count() > 0) options.resize = parse_size(resize);
-    if (format_option->count() > 0) options.format = parse_pixel_format(format);
+    if (format != "native") options.format = parse_pixel_format(format);
+    options.decoder = decoder == "libav"    ? Decoder::libav
+                      : decoder == "opencv" ? Decoder::opencv
+                                            : Decoder::automatic;
+    options.hwaccel = hwaccel == "vaapi"  ? Hwaccel::vaapi
+                      : hwaccel == "auto" ? Hwaccel::automatic
+                                          : Hwaccel::none;
+    options.thread_type = thread_type == "slice"   ? ThreadType::slice
+                          : thread_type == "frame" ? ThreadType::frame
+                                                   : ThreadType::automatic;
+    if (idle_after_option->count() > 0 && !options.on_demand) {
+        fmt::print(stderr, "{}: error: --idle-after needs --on-demand\n", kProgram);
+        return 2;
+    }
     options.mode = *parse_mode(mode);
     if (camera_size_option->count() > 0) options.camera_size = parse_size(camera_size);
     if (camera_fps_option->count() > 0) options.camera_fps = camera_fps;

@@ -1,5 +1,6 @@
 #include "publisher.hpp"
 
+#include <fmt/core.h>
 #include <opencv2/imgproc.hpp>
 
 #include "framebus/opencv.hpp"
@@ -15,64 +16,19 @@ PixelFormat natural_format(const SourceShape& shape) {
     return shape.pixel_format != PixelFormat::unknown ? shape.pixel_format : PixelFormat::bgr24;
 }
 
-// cv::cvtColor code from `from` to `to`; -1: the bytes are already in order.
-int color_conversion(PixelFormat from, PixelFormat to) {
-    using P = PixelFormat;
-    if (from == to || (from == P::gray16 && to == P::gray8)) return -1;
-    switch (from) {
-        case P::gray8:
-        case P::gray16:
-            return to == P::bgr24   ? cv::COLOR_GRAY2BGR
-                   : to == P::rgb24 ? cv::COLOR_GRAY2RGB
-                                    : cv::COLOR_GRAY2BGRA;
-        case P::rgb24:
-            return to == P::bgr24   ? cv::COLOR_RGB2BGR
-                   : to == P::gray8 ? cv::COLOR_RGB2GRAY
-                                    : cv::COLOR_RGB2BGRA;
-        case P::bgra32:
-            return to == P::bgr24   ? cv::COLOR_BGRA2BGR
-                   : to == P::rgb24 ? cv::COLOR_BGRA2RGB
-                                    : cv::COLOR_BGRA2GRAY;
-        case P::rgba32:
-            return to == P::bgr24   ? cv::COLOR_RGBA2BGR
-                   : to == P::rgb24 ? cv::COLOR_RGBA2RGB
-                                    : cv::COLOR_RGBA2GRAY;
-        default:  // bgr24, and unknown 3-channel data taken as OpenCV's BGR
-            return to == P::rgb24   ? cv::COLOR_BGR2RGB
-                   : to == P::gray8 ? cv::COLOR_BGR2GRAY
-                                    : cv::COLOR_BGR2BGRA;
-    }
-}
-
-// Decoded frame `src` (in `from`) into `dst` (a slot: its size and type are
-// the target). Writes into dst's memory: cv::cvtColor and cv::resize only
-// reallocate a destination of another shape, and dst has exactly the shape
-// they produce.
-void convert_into(const cv::Mat& src, PixelFormat from, cv::Mat& dst, PixelFormat to,
-                  cv::Mat& depth_scratch, cv::Mat& scratch) {
-    const cv::Mat* in = &src;
-    if (src.depth() != dst.depth()) {
-        src.convertTo(depth_scratch, dst.depth(), src.depth() == CV_16U ? 1.0 / 256 : 1.0);
-        in = &depth_scratch;
-    }
-    const int code = color_conversion(from, to);
-    const bool same_size = in->size() == dst.size();
-    const int interpolation =
-        dst.total() < in->total() ? cv::INTER_AREA : cv::INTER_LINEAR;  // shrink : grow
-    if (same_size) {
-        if (code < 0)
-            in->copyTo(dst);
-        else
-            cv::cvtColor(*in, dst, code);
-    } else if (code < 0) {
-        cv::resize(*in, dst, dst.size(), 0, 0, interpolation);
-    } else {
-        cv::cvtColor(*in, scratch, code);
-        cv::resize(scratch, dst, dst.size(), 0, 0, interpolation);
-    }
-}
-
 }  // namespace
+
+Status check_publishable(const FrameFormat& format) {
+    const PixelFormatInfo& info = format_info(format.pixel_format);
+    if (frame_fits(format, format.bytes())) return ok_status();
+    if (((format.width | format.height) % info.size_multiple) != 0)
+        return Error{Errc::invalid_argument,
+                     fmt::format("{} needs a width and height that are multiples of {}; the "
+                                 "frames are {}x{} (use --resize)",
+                                 info.name, info.size_multiple, format.width, format.height)};
+    return Error{Errc::invalid_argument, fmt::format("cannot publish {}x{} {} frames", format.width,
+                                                     format.height, info.name)};
+}
 
 FrameFormat publish_format(const SourceShape& shape, const PublishPlan& plan) {
     const auto width = plan.resize ? plan.resize->width : static_cast<std::uint32_t>(shape.width);
@@ -90,6 +46,7 @@ void Publisher::refresh_counters() {
     counters_.dropped = stats.dropped;
     counters_.replaced = stats.replaced;
     counters_.decode_errors = source_.decode_errors();
+    if (source_.writes_slots()) counters_.zero_copy_misses = source_.zero_copy_misses();
 }
 
 void Publisher::chores(std::string_view state) {
@@ -116,6 +73,11 @@ int Publisher::run_loop(bool first_grabbed) {
         if (plan_.max_frames != 0 && counters_.frames >= plan_.max_frames) break;
         if (!pacer_.wait(stop, keep_alive)) break;
         chores("");
+        if (plan_.on_demand) {
+            const Demand demand = idle_while_unread();
+            if (demand == Demand::stop) break;
+            if (demand == Demand::reopened) grabbed = false;
+        }
         if (!grabbed) {
             switch (source_.grab()) {
                 case Grab::frame:
@@ -144,6 +106,54 @@ int Publisher::run_loop(bool first_grabbed) {
     return 0;
 }
 
+bool Publisher::convert_into(const cv::Mat& decoded, PixelFormat from, WriteSlot& slot) {
+    const FrameFormat& to = slot.format();
+    const cv::Size size(static_cast<int>(to.width), static_cast<int>(to.height));
+    const int interpolation =  // shrink : grow
+        size.area() < decoded.size().area() ? cv::INTER_AREA : cv::INTER_LINEAR;
+    if (from == to.pixel_format && to.plane_count == 1) {
+        // The bytes are already in order (gray16 keeps all its 16 bits).
+        cv::Mat into = plane_mat(slot, 0);
+        if (decoded.size() == size)
+            decoded.copyTo(into);
+        else
+            cv::resize(decoded, into, size, 0, 0, interpolation);
+        return true;
+    }
+    // Everything else goes through BGR: the adapter's one conversion each way,
+    // and from_bgr writes the slot's planes itself.
+    const cv::Mat* bgr = &decoded;
+    if (from != PixelFormat::bgr24) {
+        if (!to_bgr(reinterpret_cast<const std::byte*>(decoded.data), format_of(decoded, from),
+                    bgr_))
+            return false;
+        bgr = &bgr_;
+    }
+    if (bgr->size() != size) {
+        cv::resize(*bgr, resized_, size, 0, 0, interpolation);
+        bgr = &resized_;
+    }
+    from_bgr(*bgr, slot.data(), to, scratch_);
+    return true;
+}
+
+Publisher::Step Publisher::publish_written(std::int64_t capture_ns) {
+    const FrameFormat format = publish_format(source_.expected_shape(), plan_);
+    auto acquired = writer_.acquire(format);
+    if (!acquired) {
+        if (acquired.error().code == Errc::no_free_slot) return Step::skipped;  // counted
+        failure_ = acquired.error().message;
+        return Step::failed;
+    }
+    WriteSlot& slot = *acquired;
+    if (!source_.write_into(slot.data(), slot.format(), slot.sequence()))
+        return Step::skipped;  // slot abandoned
+    if (source_.stamps()) stamp_frame(slot.data(), slot.format(), slot.sequence());
+    slot.commit(capture_ns);
+    ++counters_.frames;
+    return Step::published;
+}
+
 bool Publisher::fit_slot(std::optional<WriteSlot>& slot, const FrameFormat& format) {
     if (slot->format() == format) return true;
     // A shape that still fits the slot capacity needs only a new description.
@@ -160,6 +170,7 @@ bool Publisher::fit_slot(std::optional<WriteSlot>& slot, const FrameFormat& form
 }
 
 Publisher::Step Publisher::publish_grabbed(std::int64_t capture_ns) {
+    if (source_.writes_slots()) return publish_written(capture_ns);
     const SourceShape shape = learned_shape_.value_or(source_.expected_shape());
     const FrameFormat format = publish_format(shape, plan_);
     std::optional<WriteSlot> slot;
@@ -188,24 +199,14 @@ Publisher::Step Publisher::publish_grabbed(std::int64_t capture_ns) {
             ++counters_.zero_copy_misses;
             const FrameFormat actual = publish_format(*learned_shape_, plan_);
             if (!fit_slot(slot, actual)) return failure_.empty() ? Step::skipped : Step::failed;
-            cv::Mat into = as_mat(*slot);
-            convert_into(view, natural_format(*learned_shape_), into, actual.pixel_format,
-                         depth_scratch_, scratch_);
+            if (!convert_into(view, natural_format(*learned_shape_), *slot)) return Step::skipped;
         }
     } else {
         if (!source_.retrieve(decoded_, slot->sequence())) return Step::skipped;
         learned_shape_ = source_.shape_of(decoded_);
         const FrameFormat actual = publish_format(*learned_shape_, plan_);
         if (!fit_slot(slot, actual)) return failure_.empty() ? Step::skipped : Step::failed;
-        cv::Mat into = as_mat(*slot);
-        convert_into(decoded_, natural_format(*learned_shape_), into, actual.pixel_format,
-                     depth_scratch_, scratch_);
-        if (into.data != reinterpret_cast<unsigned char*>(slot->data())) {
-            // Not expected (the conversion reallocated its destination): count it.
-            ++counters_.zero_copy_misses;
-            cv::Mat again = as_mat(*slot);
-            into.copyTo(again);
-        }
+        if (!convert_into(decoded_, natural_format(*learned_shape_), *slot)) return Step::skipped;
     }
 
     if (source_.stamps()) stamp_frame(slot->data(), slot->format(), slot->sequence());
@@ -230,6 +231,31 @@ bool Publisher::wait_for_readers() {
         chores(state);
     }
     return !stop_requested();
+}
+
+Publisher::Demand Publisher::idle_while_unread() {
+    const auto now = Clock::now();
+    if (writer_.readers_attached() > 0) {  // no system call: the reader table
+        last_reader_ = now;
+        return Demand::reading;
+    }
+    if (now - last_reader_ < plan_.idle_after) return Demand::reading;
+    source_.suspend();
+    writer_.set_idle(true);
+    // Sleeps on the segment's attach futex: a reader claiming its entry wakes
+    // it (PROTOCOL.md "Attaching wakes the writer"). Slices only to see a stop.
+    const std::string state = "(idle: no readers, source closed)";
+    while (!stop_requested() && !writer_.wait_for_reader(std::chrono::milliseconds(200)))
+        chores(state);
+    writer_.set_idle(false);
+    if (stop_requested()) return Demand::stop;
+    last_reader_ = Clock::now();
+    ++counters_.reopened;
+    if (!source_.restart() && !(plan_.reconnect && reconnect())) {
+        failure_.clear();
+        return Demand::stop;
+    }
+    return Demand::reopened;
 }
 
 bool Publisher::reconnect() {

@@ -3,6 +3,7 @@
 // once (the slot itself, or one conversion buffer when --resize/--format ask).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,7 +26,13 @@ struct PublishPlan {
     bool reconnect = false;
     double fps = 0;                  // 0: as fast as the source gives
     std::uint32_t wait_readers = 0;  // readers to wait for before the first frame
+    bool on_demand = false;          // close the source while no reader is attached
+    std::chrono::milliseconds idle_after{5000};
 };
+
+// Frames of this format can be published (a subsampled format needs even
+// sides): else one clear line for the user.
+[[nodiscard]] Status check_publishable(const FrameFormat& format);
 
 // The slot format a decoded frame of `shape` is published in.
 [[nodiscard]] FrameFormat publish_format(const SourceShape& shape, const PublishPlan& plan);
@@ -46,9 +53,14 @@ class Publisher {
     enum class Step { published, skipped, failed };
     int run_loop(bool first_grabbed);
     Step publish_grabbed(std::int64_t capture_ns);
+    Step publish_written(std::int64_t capture_ns);  // a source that writes the slot itself
+    // `decoded` (in pixel format `from`) into the slot's format and size.
+    bool convert_into(const cv::Mat& decoded, PixelFormat from, WriteSlot& slot);
     bool fit_slot(std::optional<WriteSlot>& slot, const FrameFormat& format);
     bool reconnect();
     bool wait_for_readers();
+    enum class Demand { reading, reopened, stop };
+    Demand idle_while_unread();  // --on-demand
     void chores(std::string_view state);
     void refresh_counters();
 
@@ -58,10 +70,12 @@ class Publisher {
     StatusLine& status_;
     Pacer pacer_;
     PublishCounters counters_;
+    Clock::time_point last_reader_ = Clock::now();
     std::optional<SourceShape> learned_shape_;  // what the decoder really produced last
-    cv::Mat decoded_;        // decoder output when it cannot go straight into the slot
-    cv::Mat depth_scratch_;  // a 16-bit frame brought to 8 bits
-    cv::Mat scratch_;        // intermediate of a conversion that also resizes
+    cv::Mat decoded_;  // decoder output when it cannot go straight into the slot
+    cv::Mat bgr_;      // the decoded frame in BGR, when it is not already
+    cv::Mat resized_;  // ... and at the slot's size
+    cv::Mat scratch_;  // from_bgr's own intermediate (NV12, YUYV, gray16)
     std::string failure_;
 };
 

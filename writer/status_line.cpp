@@ -33,9 +33,9 @@ void StatusLine::summary(const PublishCounters& counters) {
     line_open_ = false;
     app::print(out_,
                "writer summary: frames={} dropped={} zero_copy_misses={} decode_errors={} "
-               "replaced={} reconnects={}\n",
+               "replaced={} reconnects={} reopened={}\n",
                counters.frames, counters.dropped, counters.zero_copy_misses, counters.decode_errors,
-               counters.replaced, counters.reconnects);
+               counters.replaced, counters.reconnects, counters.reopened);
 }
 
 }  // namespace framebus::writer

@@ -17,6 +17,7 @@ struct PublishCounters {
     std::uint64_t decode_errors = 0;     // frames the source had but could not decode
     std::uint64_t replaced = 0;          // segment replacements (frame outgrew the slots)
     std::uint64_t reconnects = 0;        // live source reopened
+    std::uint64_t reopened = 0;          // --on-demand: source reopened for a reader
 };
 
 class StatusLine {

@@ -1,11 +1,14 @@
 // The built-in moving test pattern: drawn straight into the slot, so it runs
 // on any machine and every frame can be checked (the publisher stamps it).
+// BGR, RGB and gray are drawn in place; every other format is drawn in BGR
+// and converted into the slot by the OpenCV adapter's from_bgr.
 #include <array>
 #include <cstdio>
 
 #include <opencv2/imgproc.hpp>
 
 #include "frame_source.hpp"
+#include "framebus/opencv.hpp"
 #include "framebus/stamp.hpp"
 
 namespace framebus::writer {
@@ -30,16 +33,39 @@ class TestPattern final : public FrameSource {
     bool live() const override { return false; }
     bool stamps() const override { return true; }
     bool restart() override { return true; }
+    bool writes_slots() const override { return true; }
 
     bool retrieve(cv::Mat& into, std::uint64_t sequence) override {
-        into.create(shape_.height, shape_.width, shape_.cv_type);  // no-op over a slot
-        draw_gradient(into, sequence);
-        draw_bar(into, sequence);
-        draw_number(into, sequence);
+        into.create(shape_.height, shape_.width, CV_8UC3);
+        draw(into, sequence);
         return true;
     }
 
+    bool write_into(std::byte* slot, const FrameFormat& format, std::uint64_t sequence) override {
+        switch (format.pixel_format) {
+            case PixelFormat::bgr24:
+            case PixelFormat::rgb24:
+            case PixelFormat::gray8: {
+                cv::Mat in_place = opencv_detail::plane_mat(slot, format, 0);
+                draw(in_place, sequence);
+                return true;
+            }
+            default:
+                bgr_.create(static_cast<int>(format.height), static_cast<int>(format.width),
+                            CV_8UC3);
+                draw(bgr_, sequence);
+                from_bgr(bgr_, slot, format, scratch_);
+                return true;
+        }
+    }
+
   private:
+    void draw(cv::Mat& frame, std::uint64_t sequence) const {
+        draw_gradient(frame, sequence);
+        draw_bar(frame, sequence);
+        draw_number(frame, sequence);
+    }
+
     // Diagonal colour ramps that drift a little every frame.
     void draw_gradient(cv::Mat& frame, std::uint64_t t) const {
         const int channels = frame.channels();
@@ -87,6 +113,8 @@ class TestPattern final : public FrameSource {
 
     SourceShape shape_;
     bool rgb_ = false;
+    cv::Mat bgr_;      // the picture, for formats drawn through BGR
+    cv::Mat scratch_;  // from_bgr's intermediate
     std::string description_ = "test pattern";
 };
 

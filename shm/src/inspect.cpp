@@ -59,6 +59,7 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
     v.frames_published = v.latest_sequence;
     v.frames_dropped = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, frames_dropped));
     v.waiters = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, waiters));
+    v.writer_idle = load_field<std::uint32_t>(bytes, offsetof(SegmentHeader, writer_idle)) != 0;
 
     std::uint64_t held_any = 0;
     for (std::uint32_t i = 0; i < g.slot_count; ++i) {
@@ -278,6 +279,8 @@ const char* to_string(SegmentHealth health) {
             return "live";
         case SegmentHealth::stalled:
             return "stalled";
+        case SegmentHealth::idle:
+            return "idle";
         case SegmentHealth::end_of_stream:
             return "end-of-stream";
         case SegmentHealth::stale:
@@ -291,6 +294,7 @@ SegmentHealth health_of(const SegmentView& view, std::int64_t now, std::int64_t 
     if (view.writer_state == layout::WriterState::end_of_stream)
         return SegmentHealth::end_of_stream;
     if (view.writer_state == layout::WriterState::replaced) return SegmentHealth::stale;
+    if (view.writer_idle) return SegmentHealth::idle;  // it keeps its heartbeat meanwhile
     // Unsigned: a view not made by parse_segment may hold any timestamp.
     if (view.heartbeat_ns<now&& static_cast<std::uint64_t>(now) -
                           static_cast<std::uint64_t>(

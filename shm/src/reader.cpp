@@ -102,6 +102,10 @@ struct Attachment {
             e.frames.store(0, std::memory_order_relaxed);
             e.skipped.store(0, std::memory_order_relaxed);
             e.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
+            // Wake a writer waiting for readers (seq_cst, pairs with its load
+            // of attach_futex in wait_for_reader; also a release of the pid).
+            control.header->attach_futex.fetch_add(1, std::memory_order_seq_cst);
+            sys::futex_wake_all(&control.header->attach_futex);
             return ok_status();
         }
         return Error{Errc::too_many_readers,

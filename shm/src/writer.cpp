@@ -451,6 +451,21 @@ std::uint32_t Writer::readers_attached() const {
     return count;
 }
 
+bool Writer::wait_for_reader(std::chrono::nanoseconds timeout) {
+    auto& word = impl_->control.header->attach_futex;
+    // seq_cst, pairs with the reader's bump after it stored its pid: either
+    // we see the pid below, or the futex word moved (or we are woken).
+    const std::uint32_t seen = word.load(std::memory_order_seq_cst);
+    if (readers_attached() > 0) return true;
+    sys::futex_wait(&word, seen, timeout.count());
+    return readers_attached() > 0;
+}
+
+void Writer::set_idle(bool idle) {
+    // relaxed: for tools only.
+    impl_->control.header->writer_idle.store(idle ? 1 : 0, std::memory_order_relaxed);
+}
+
 WriterStats Writer::stats() const {
     WriterStats stats = impl_->stats;
     stats.reclaimed = impl_->reclaimed.load(std::memory_order_relaxed);  // a statistic

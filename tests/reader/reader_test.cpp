@@ -160,6 +160,61 @@ TEST_F(ReaderTest, SnapshotOfAnRgbFrameSavesTheRightColours) {
     EXPECT_EQ(writer.wait(kExitTimeout), 0);
 }
 
+// Every pixel format of the table, drawn as four solid blocks by the test
+// writer: the snapshot (the adapter's to_bgr, as the window uses) shows the
+// blocks' colours within a small tolerance (YUV rounding, gray's lost colour).
+class SnapshotOfEveryFormat : public ::testing::TestWithParam<PixelFormat> {
+  protected:
+    TempDir dir;
+};
+
+TEST_P(SnapshotOfEveryFormat, ShowsTheKnownColoursWithinATolerance) {
+    const PixelFormat format = GetParam();
+    const std::string name = unique_name(std::string("snapfmt-") + to_string(format));
+    Program writer(dir.path(), {test_writer_bin(), "--name", name, "--pattern", "blocks", "--size",
+                                "320x240", "--format", to_string(format), "--fps", "30"});
+    const auto png = dir.path() / "snap.png";
+    Program reader(dir.path(),
+                   {reader_bin(), "--snapshot", png.string(), "--wait", "10", "--verify", name});
+    ASSERT_EQ(reader.wait(kExitTimeout), 0) << reader.err();
+    auto summary = parse_summary(reader.out());
+    ASSERT_TRUE(summary) << reader.out();
+    EXPECT_EQ(summary->verified, 1u);  // the stamp checks out over every plane
+    const cv::Mat image = cv::imread(png.string(), cv::IMREAD_ANYDEPTH | cv::IMREAD_COLOR);
+    ASSERT_EQ(image.cols, 320);
+    ASSERT_EQ(image.rows, 240);
+    const bool gray = format == PixelFormat::gray8 || format == PixelFormat::gray16;
+    int worst = 0;
+    // Rows 2 and down: the stamp in row 0 also shifts row 0-1's shared chroma.
+    for (int y = 2; y < image.rows; ++y)
+        for (int x = 0; x < image.cols; ++x) {
+            const Rgb c = block_colour(x, y, 320, 240);
+            const int level = (c.r * 299 + c.g * 587 + c.b * 114) / 1000;
+            const int expected[3] = {gray ? level : c.b, gray ? level : c.g, gray ? level : c.r};
+            double got[3];
+            if (image.depth() == CV_16U) {
+                const auto& p = image.at<cv::Vec3w>(y, x);
+                for (int k = 0; k < 3; ++k) got[k] = p[k] / 257.0;
+            } else {
+                const auto& p = image.at<cv::Vec3b>(y, x);
+                for (int k = 0; k < 3; ++k) got[k] = p[k];
+            }
+            for (int k = 0; k < 3; ++k)
+                worst = std::max(worst, static_cast<int>(std::abs(got[k] - expected[k]) + 0.5));
+        }
+    EXPECT_LE(worst, 4) << to_string(format);
+    writer.kill(SIGTERM);
+    EXPECT_EQ(writer.wait(kExitTimeout), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, SnapshotOfEveryFormat, ::testing::ValuesIn([] {
+                             std::vector<PixelFormat> formats;
+                             for (const PixelFormatInfo& info : pixel_formats())
+                                 formats.push_back(info.format);
+                             return formats;
+                         }()),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
 TEST_F(ReaderTest, SnapshotOfTheWritersTestPatternKeepsItsStamp) {
     const std::string name = unique_name("snappat");
     Program writer(dir.path(), {writer_bin(), "--name", name, "--quiet"});

@@ -25,7 +25,7 @@ inline Rgb block_colour(std::uint32_t x, std::uint32_t y, std::uint32_t width,
     return kQuadrantColours[quadrant];
 }
 
-// Writes the blocks pattern in the frame's pixel format (bgr24, rgb24, gray8).
+// Writes the blocks pattern in the frame's pixel format (any; YUV in BT.601 limited range).
 void draw_blocks(std::byte* frame, const FrameFormat& format);
 // Bytes derived from the sequence number and the position.
 void draw_numbered(std::byte* frame, const FrameFormat& format, std::uint64_t sequence);

@@ -3,7 +3,7 @@
 // reader shows or saves with what was published.
 //
 //   framebus_reader_test_writer --name N [--fps F] [--max-frames M]
-//       [--size WxH (or --resize)] [--format bgr24|rgb24|gray8] [--pattern stamped|blocks]
+//       [--size WxH (or --resize)] [--format any pixel format] [--pattern stamped|blocks]
 //       [--quiet]
 //       [--second-size WxH --switch-after N]
 //

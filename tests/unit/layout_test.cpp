@@ -34,6 +34,8 @@ TEST(Layout, VersionTwoHasTheseOffsets) {
     EXPECT_EQ(offsetof(SegmentHeader, writer_state), 208u);
     EXPECT_EQ(offsetof(SegmentHeader, heartbeat_ns), 256u);
     EXPECT_EQ(offsetof(SegmentHeader, frames_dropped), 264u);
+    EXPECT_EQ(offsetof(SegmentHeader, attach_futex), 272u);
+    EXPECT_EQ(offsetof(SegmentHeader, writer_idle), 276u);
     EXPECT_EQ(sizeof(SegmentHeader), 320u);
 
     EXPECT_EQ(offsetof(SlotHeader, state), 0u);

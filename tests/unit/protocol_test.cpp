@@ -75,6 +75,38 @@ TEST(Protocol, PublishedFrameIsLeasedWithItsDescription) {
     EXPECT_EQ(test::check_frame(lease->data(), kFormat.bytes(), 1), 0u);
 }
 
+// Capture on demand (PROTOCOL.md "Attaching wakes the writer"): a writer
+// asleep in wait_for_reader is woken by a reader claiming its entry, not by
+// its timeout; and tools see the idle flag.
+TEST(Protocol, AReaderAttachingWakesAWriterWaitingForOne) {
+    Bus bus("attach-wake");
+    EXPECT_FALSE(bus.writer->wait_for_reader(1ms));  // nobody: times out
+    bus.writer->set_idle(true);
+    auto view = inspect(bus.name);
+    ASSERT_TRUE(view) << view.error().message;
+    EXPECT_TRUE(view->writer_idle);
+    EXPECT_EQ(health_of(*view, now_ns()), SegmentHealth::idle);
+
+    std::atomic<bool> waiting{false};
+    std::thread attacher([&] {
+        while (!waiting.load()) std::this_thread::yield();
+        // Most runs attach while the writer sleeps in the futex; either way
+        // it must return long before its 30 s timeout.
+        std::this_thread::sleep_for(20ms);
+        Reader reader = bus.open_reader();
+        std::this_thread::sleep_for(200ms);  // stays attached while the writer looks
+    });
+    const auto start = std::chrono::steady_clock::now();
+    waiting = true;
+    EXPECT_TRUE(bus.writer->wait_for_reader(30s));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+    attacher.join();
+    bus.writer->set_idle(false);
+    view = inspect(bus.name);
+    ASSERT_TRUE(view);
+    EXPECT_EQ(health_of(*view, now_ns()), SegmentHealth::live);
+}
+
 TEST(Protocol, WriterNeverTakesAHeldSlotNorTheLatest) {
     Bus bus("held");
     Reader reader = bus.open_reader();

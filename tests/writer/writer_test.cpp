@@ -117,9 +117,10 @@ TEST_F(WriterProgram, HelpAndVersionPrintAndExitZero) {
     auto help = run_writer({"--help"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_NE(help.out.find("Usage: framebus-writer"), std::string::npos) << help.out;
-    for (const char* option : {"--name", "--slots", "--max-readers", "--fps", "--loop", "--resize",
-                               "--format", "--max-frames", "--keep", "--mode", "--quiet",
-                               "--source-type", "--camera-size", "--camera-fps", "--reconnect"})
+    for (const char* option :
+         {"--name", "--slots", "--max-readers", "--leases-per-reader", "--fps", "--loop",
+          "--resize", "--format", "--max-frames", "--keep", "--mode", "--quiet", "--source-type",
+          "--camera-size", "--camera-fps", "--reconnect"})
         EXPECT_NE(help.out.find(option), std::string::npos) << option;
 
     auto version = run_writer({"--version"});
@@ -137,8 +138,9 @@ TEST_F(WriterProgram, PublishesEveryFrameOfAVideoFileThenEndsTheStream) {
 
     // The writer holds its first frame until the reader is attached, and the
     // ring has a slot for every frame: the reader sees all eight, however slow.
-    WriterProcess writer(
-        {"--name", name, "--fps", "0", "--slots", "12", "--wait-readers", "1", video}, dir.path());
+    WriterProcess writer({"--name", name, "--fps", "0", "--slots", "12", "--wait-readers", "1",
+                          "--format", "bgr24", video},
+                         dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
     EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream) << collector.problem;
@@ -233,7 +235,7 @@ TEST_F(WriterProgram, LoopRestartsTheFileAtItsEnd) {
     const auto expected = make_mjpg_avi(video, 64, 48, 4);
     const std::string name = unique_name("wr-loop");
     WriterProcess writer({"--name", name, "--fps", "0", "--slots", "12", "--wait-readers", "1",
-                          "--loop", "--max-frames", "10", video},
+                          "--loop", "--max-frames", "10", "--format", "bgr24", video},
                          dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
@@ -249,8 +251,9 @@ TEST_F(WriterProgram, ResizeAndFormatShapeThePublishedFrames) {
     const std::string video = dir.file("clip.avi");
     const auto decoded = make_mjpg_avi(video, 64, 48, 3);
     const std::string name = unique_name("wr-resize");
+    // OpenCV's conversion and INTER_AREA resize (libav's sws_scale is tested in libav_test.cpp).
     WriterProcess writer({"--name", name, "--fps", "0", "--wait-readers", "1", "--resize", "32x24",
-                          "--format", "gray8", video},
+                          "--format", "gray8", "--decoder", "opencv", video},
                          dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
@@ -361,7 +364,7 @@ TEST_F(WriterProgram, PublishesAStreamUrl) {
     FileHttpServer server(video);
     const std::string name = unique_name("wr-url");
     WriterProcess writer({"--name", name, "--no-reconnect", "--slots", "8", "--wait-readers", "1",
-                          server.url("clip.avi")},
+                          "--format", "bgr24", server.url("clip.avi")},
                          dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
@@ -444,10 +447,11 @@ TEST_F(WriterProgram, TestPatternFramesCarryTheirSequenceInAStamp) {
     EXPECT_EQ(summary_value(writer.err(), "zero_copy_misses"), 0u);
 }
 
-TEST_F(WriterProgram, TestPatternFollowsResizeAndFormatAndIsDrawnStraightIntoTheSlot) {
+TEST_F(WriterProgram, TestPatternIsDrawnAndStampedInEveryPixelFormat) {
     std::map<std::string, std::vector<ReceivedFrame>> runs;
-    for (const char* format : {"bgr24", "rgb24", "gray8"}) {
-        const std::string name = unique_name(std::string("wr-patfmt-") + format);
+    for (const PixelFormatInfo& info : pixel_formats()) {
+        const std::string format = info.name;
+        const std::string name = unique_name("wr-patfmt-" + format);
         WriterProcess writer({"--name", name, "--fps", "0", "--wait-readers", "1", "--quiet",
                               "--max-frames", "3", "--resize", "320x240", "--format", format},
                              dir.path());
@@ -458,21 +462,62 @@ TEST_F(WriterProgram, TestPatternFollowsResizeAndFormatAndIsDrawnStraightIntoThe
         EXPECT_EQ(summary_value(writer.err(), "zero_copy_misses"), 0u) << format;
         ASSERT_EQ(collector.frames.size(), 3u) << format;
         for (const auto& frame : collector.frames) {
-            EXPECT_EQ(frame.format, FrameFormat::packed(320, 240, *parse_pixel_format(format)));
-            EXPECT_EQ(frame.stamp.check, StampCheck::ok);
-            EXPECT_EQ(frame.stamp.number, frame.sequence);
+            EXPECT_EQ(frame.format, FrameFormat::packed(320, 240, info.format)) << format;
+            // The stamp's checksum covers every plane: --verify works for YUV too.
+            EXPECT_EQ(frame.stamp.check, StampCheck::ok) << format;
+            EXPECT_EQ(frame.stamp.number, frame.sequence) << format;
         }
         runs[format] = std::move(collector.frames);
     }
     // Same frame number, same picture: rgb24 is bgr24 with red and blue in
     // their places (row 0 holds the stamps, which differ).
+    const cv::Mat bgr = runs["bgr24"][1].pixels;
     cv::Mat rgb_expected;
-    cv::cvtColor(runs["bgr24"][1].pixels, rgb_expected, cv::COLOR_BGR2RGB);
+    cv::cvtColor(bgr, rgb_expected, cv::COLOR_BGR2RGB);
     EXPECT_EQ(max_abs_diff(runs["rgb24"][1].pixels.rowRange(1, 240), rgb_expected.rowRange(1, 240)),
               0u);
-    EXPECT_NE(max_abs_diff(runs["rgb24"][1].pixels.rowRange(1, 240),
-                           runs["bgr24"][1].pixels.rowRange(1, 240)),
-              0u);
+    EXPECT_NE(max_abs_diff(runs["rgb24"][1].pixels.rowRange(1, 240), bgr.rowRange(1, 240)), 0u);
+    // Every other format shows the same picture once converted back to BGR
+    // (colour formats within YUV's rounding; gray formats as gray).
+    cv::Mat gray_expected, gray;
+    cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(gray, gray_expected, cv::COLOR_GRAY2BGR);
+    for (const PixelFormatInfo& info : pixel_formats()) {
+        const ReceivedFrame& frame = runs[info.name][1];
+        cv::Mat shown;
+        ASSERT_TRUE(to_bgr(reinterpret_cast<const std::byte*>(frame.pixels.data),
+                           FrameFormat::packed(320, 240, info.format), shown));
+        // gray8 is drawn natively (its own ramp), not converted from BGR.
+        if (info.format == PixelFormat::gray8) continue;
+        const bool is_gray =
+            info.format == PixelFormat::gray8 || info.format == PixelFormat::gray16;
+        const cv::Rect below_stamps(0, 2, 320, 238);
+        EXPECT_GE(cv::PSNR(shown(below_stamps), (is_gray ? gray_expected : bgr)(below_stamps)),
+                  30.0)
+            << info.name;
+    }
+}
+
+TEST_F(WriterProgram, LeasesPerReaderSizesTheRingAndTheStartupLineSaysSo) {
+    for (const auto& [args, slots, leases] :
+         {std::tuple{std::vector<std::string>{}, 18u, 2u},
+          std::tuple{std::vector<std::string>{"--max-readers", "3", "--leases-per-reader", "4"},
+                     14u, 4u}}) {
+        const std::string name = unique_name("wr-leases");
+        std::vector<std::string> argv{"--name",         name, "--max-frames", "2",    "--fps", "0",
+                                      "--wait-readers", "1",  "--resize",     "64x48"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        WriterProcess writer(argv, dir.path());
+        FrameCollector collector(name);
+        ASSERT_TRUE(collector.opened()) << collector.problem;
+        EXPECT_EQ(collector.reader().max_leases(), leases);
+        EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream);
+        ASSERT_EQ(writer.wait(20s), 0) << writer.err();
+        const std::string expected = std::to_string(slots) + " slots";
+        EXPECT_NE(writer.err().find(expected), std::string::npos) << writer.err();
+        EXPECT_NE(writer.err().find(std::to_string(leases) + " leases each"), std::string::npos)
+            << writer.err();
+    }
 }
 
 // ---- signals ------------------------------------------------------------------------
@@ -578,6 +623,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"bad_name", {"--name", "a/b"}, "a/b"},
         BadInput{"slots_zero", {"--slots", "0"}, "--slots"},
         BadInput{"readers_too_many", {"--max-readers", "65"}, "--max-readers"},
+        BadInput{"leases_too_many", {"--leases-per-reader", "17"}, "--leases-per-reader"},
+        BadInput{"leases_zero", {"--leases-per-reader", "0"}, "--leases-per-reader"},
+        BadInput{"odd_yuv", {"--format", "i420", "--resize", "65x48"}, "multiples of 2"},
         BadInput{"fps_negative", {"--fps", "-1"}, "--fps"},
         BadInput{"resize_bad", {"--resize", "0x10"}, "--resize"},
         BadInput{"format_bad", {"--format", "yuv"}, "--format"},

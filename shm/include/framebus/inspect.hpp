@@ -58,6 +58,7 @@ struct SegmentView {
     std::uint64_t frames_published = 0;  // = latest_sequence: sequences count from 1
     std::uint64_t frames_dropped = 0;
     std::uint32_t waiters = 0;  // readers blocked in a wait right now
+    bool writer_idle = false;   // capture on demand: the source is closed until a reader attaches
     std::vector<SlotView> slots;
     std::vector<ReaderView> readers;  // entries in use (pid != 0)
 };
@@ -78,8 +79,9 @@ struct SegmentView {
 // (valid or not), sorted. Objects we may not read are skipped.
 [[nodiscard]] std::vector<std::string> list_segments();
 
-enum class SegmentHealth { live, stalled, end_of_stream, stale };
+enum class SegmentHealth { live, idle, stalled, end_of_stream, stale };
 [[nodiscard]] const char* to_string(SegmentHealth health);
+// idle: writer alive, its source closed until a reader attaches (--on-demand).
 // stalled: writer alive but no frame nor heartbeat for stall_ns.
 [[nodiscard]] SegmentHealth health_of(const SegmentView& view, std::int64_t now_ns,
                                       std::int64_t stall_ns = 2'000'000'000);

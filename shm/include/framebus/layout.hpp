@@ -96,7 +96,12 @@ struct alignas(kCacheLine) SegmentHeader {
     // --- line 4: writer status for tools, written by the writer's upkeep ---
     std::atomic<std::int64_t> heartbeat_ns;     // steady clock; "stalled", never "dead"
     std::atomic<std::uint64_t> frames_dropped;  // no free slot: dropped, never waited
-    std::uint8_t reserved4[48];
+    // Capture on demand (PROTOCOL.md "Attaching wakes the writer"): bumped by
+    // a reader once it has claimed its entry, then woken; a writer with no
+    // readers sleeps on it instead of polling.
+    std::atomic<std::uint32_t> attach_futex;
+    std::atomic<std::uint32_t> writer_idle;  // 1: the source is closed until a reader attaches
+    std::uint8_t reserved4[40];
 };
 
 struct alignas(kCacheLine) SlotHeader {
@@ -150,6 +155,8 @@ static_assert(offsetof(SegmentHeader, name) == 128);
 static_assert(offsetof(SegmentHeader, latest) == 192);
 static_assert(offsetof(SegmentHeader, writer_state) == 208);
 static_assert(offsetof(SegmentHeader, heartbeat_ns) == 256);
+static_assert(offsetof(SegmentHeader, attach_futex) == 272);
+static_assert(offsetof(SegmentHeader, writer_idle) == 276);
 static_assert(sizeof(SlotHeader) == 2 * kCacheLine);
 static_assert(offsetof(SlotHeader, plane_count) == 56);
 static_assert(offsetof(SlotHeader, planes) == kCacheLine);

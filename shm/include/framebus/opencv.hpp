@@ -17,7 +17,7 @@ inline cv::Mat whole_mat(std::byte* data, const FrameFormat& f) {
     if (!f.opencv_layout()) return {};
     const bool yuv420 = f.pixel_format == PixelFormat::i420 || f.pixel_format == PixelFormat::nv12;
     const int rows = static_cast<int>(yuv420 ? f.height / 2 * 3 : f.height);
-    return cv::Mat(rows, static_cast<int>(f.width), f.cv_type, data,
+    return cv::Mat(rows, static_cast<int>(f.width), f.cv_type, data + f.planes[0].offset,
                    static_cast<std::size_t>(f.stride()));
 }
 
@@ -181,17 +181,25 @@ inline void from_bgr(const cv::Mat& bgr, std::byte* data, const FrameFormat& f, 
         return;
     }
     if (f.pixel_format == PixelFormat::yuyv) {
-        // OpenCV 4.6 has no BGR to YUY2: full-resolution YUV, then pairs of
-        // pixels share their averaged chroma.
-        cv::cvtColor(bgr, scratch, cv::COLOR_BGR2YUV);
-        for (int y = 0; y < scratch.rows; ++y) {
-            const auto* in = scratch.ptr<cv::Vec3b>(y);
+        // OpenCV 4.6 has no BGR to YUY2. Through its I420 conversion, so the
+        // range and coefficients are the ones YUV2BGR_YUY2 reads back: each
+        // pair of pixels takes the chroma of its 2x2 block.
+        cv::cvtColor(bgr, scratch, cv::COLOR_BGR2YUV_I420);
+        const FrameFormat tight = FrameFormat::packed(f.width, f.height, PixelFormat::i420);
+        auto* planar = reinterpret_cast<std::byte*>(scratch.data);
+        const cv::Mat y_plane = opencv_detail::plane_mat(planar, tight, 0);
+        const cv::Mat u_plane = opencv_detail::plane_mat(planar, tight, 1);
+        const cv::Mat v_plane = opencv_detail::plane_mat(planar, tight, 2);
+        for (int y = 0; y < y_plane.rows; ++y) {
+            const auto* luma = y_plane.ptr<std::uint8_t>(y);
+            const auto* u = u_plane.ptr<std::uint8_t>(y / 2);
+            const auto* v = v_plane.ptr<std::uint8_t>(y / 2);
             auto* out = whole.ptr<std::uint8_t>(y);
-            for (int x = 0; x + 1 < scratch.cols; x += 2) {
-                out[2 * x + 0] = in[x][0];
-                out[2 * x + 1] = static_cast<std::uint8_t>((in[x][1] + in[x + 1][1] + 1) / 2);
-                out[2 * x + 2] = in[x + 1][0];
-                out[2 * x + 3] = static_cast<std::uint8_t>((in[x][2] + in[x + 1][2] + 1) / 2);
+            for (int x = 0; x + 1 < y_plane.cols; x += 2) {
+                out[2 * x + 0] = luma[x];
+                out[2 * x + 1] = u[x / 2];
+                out[2 * x + 2] = luma[x + 1];
+                out[2 * x + 3] = v[x / 2];
             }
         }
         return;

@@ -126,6 +126,13 @@ class Writer {
     std::size_t reclaim_dead_readers();  // leases of readers whose process is gone
 
     [[nodiscard]] std::uint32_t readers_attached() const;  // no system call
+
+    // Capture on demand (PROTOCOL.md "Attaching wakes the writer"): sleeps
+    // on the segment's attach futex until a reader is attached or `timeout`
+    // passes; true if one is. A system call: not for the hot path.
+    [[nodiscard]] bool wait_for_reader(std::chrono::nanoseconds timeout);
+    // Tells tools the source is closed until a reader attaches (`framebus ls`: idle).
+    void set_idle(bool idle);
     [[nodiscard]] WriterStats stats() const;
     [[nodiscard]] const std::string& name() const;
     [[nodiscard]] std::uint64_t slot_capacity() const;
