@@ -106,6 +106,8 @@ TEST(Soak, FullSpeedWriterEightReadersAndACleanLoopStayFlatAndExact) {
                          {}});
     }
 
+    ASSERT_TRUE(eventually([&] { return test::segment_exists(name); }, 30s))
+        << describe(*procs[0].program);
     const auto begin = std::chrono::steady_clock::now();
     const auto end = begin + std::chrono::duration<double>(g_soak_seconds);
     const auto warm_at = begin + std::chrono::duration<double>(std::min(10.0, g_soak_seconds / 4));
