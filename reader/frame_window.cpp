@@ -1,14 +1,7 @@
 #include "frame_window.hpp"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <charconv>
-#include <cstring>
 #include <opencv2/highgui.hpp>
 #include <opencv2/imgproc.hpp>
-#include <string_view>
 
 #include "framebus/opencv.hpp"
 
@@ -25,40 +18,6 @@ cv::Mat displayable(const std::byte* data, const FrameFormat& format, cv::Mat& b
             if (!to_bgr(data, format, buffer)) buffer.release();
             return buffer;
     }
-}
-
-namespace {
-bool connects(const sockaddr_un& address, socklen_t length) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0;
-    ::close(fd);
-    return ok;
-}
-}  // namespace
-
-bool display_reachable(const std::string& display) {
-    // [host]:number[.screen]; only local displays (no host, or "unix") are checked.
-    const std::size_t colon = display.rfind(':');
-    if (colon == std::string::npos) return false;
-    const std::string_view host(display.data(), colon);
-    if (!host.empty() && host != "unix") return true;
-    const std::string_view rest(display.data() + colon + 1, display.size() - colon - 1);
-    unsigned number = 0;
-    auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), number);
-    if (error != std::errc{} || end == rest.data()) return false;
-
-    const std::string path = "/tmp/.X11-unix/X" + std::to_string(number);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    // The X server listens on both the abstract name and the file.
-    std::memcpy(address.sun_path + 1, path.data(), path.size());
-    if (connects(address,
-                 static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + path.size())))
-        return true;
-    std::memset(address.sun_path, 0, sizeof address.sun_path);
-    std::memcpy(address.sun_path, path.data(), path.size());
-    return connects(address, sizeof address);
 }
 
 FrameWindow::FrameWindow(const std::string& segment_name) : id_("framebus: " + segment_name) {

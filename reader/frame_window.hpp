@@ -18,9 +18,8 @@ namespace framebus::reader {
 [[nodiscard]] cv::Mat displayable(const std::byte* data, const FrameFormat& format,
                                   cv::Mat& buffer);
 
-// Whether $DISPLAY names an X server we can reach. Qt's highgui aborts the
-// process when it cannot connect, so we look first. A display on another host
-// is assumed reachable (Qt gives its own error if not).
+// Whether $DISPLAY names an X server we can open (x_display.cpp). Qt's highgui
+// aborts the process when it cannot connect, so we look first.
 [[nodiscard]] bool display_reachable(const std::string& display);
 
 class FrameWindow {

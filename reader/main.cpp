@@ -5,6 +5,7 @@
 #include <string>
 
 #include "framebus/app/program.hpp"
+#include "framebus/app/number_option.hpp"
 #include "framebus/name.hpp"
 #include "options.hpp"
 
@@ -13,6 +14,10 @@
 #endif
 
 namespace {
+
+// Far past any run, and far inside the nanosecond clock's int64 (292 years).
+constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
+constexpr std::uint64_t kMaxCount = 1'000'000'000'000'000;
 
 int usage_error(const std::string& what) {
     return framebus::app::report_error("framebus-reader", what, framebus::app::kExitUsage);
@@ -49,17 +54,19 @@ int main(int argc, char** argv) {
     app.add_option("--wait", options.wait_seconds,
                    "wait up to SECONDS for the segment to appear (default: fail at once)")
         ->type_name("SECONDS")
-        ->check(CLI::NonNegativeNumber);
+        ->check(framebus::app::number_in(0.0, kMaxSeconds));
     app.add_option("--spin-us", options.spin_us,
                    "adaptive wait: busy-poll up to N microseconds for the next frame before "
                    "sleeping (lower latency when frames come that fast, one CPU busy meanwhile; "
                    "default 0: sleep at once)")
         ->type_name("N")
-        ->check(CLI::Range(0, 1'000'000));
-    app.add_option("--max-frames", options.max_frames, "exit after N frames")->type_name("N");
+        ->check(framebus::app::number_in(0u, 1'000'000u));
+    app.add_option("--max-frames", options.max_frames, "exit after N frames")
+        ->type_name("N")
+        ->check(framebus::app::number_in(std::uint64_t{1}, kMaxCount, "no limit"));
     app.add_option("--duration", options.duration_seconds, "exit after SECONDS")
         ->type_name("SECONDS")
-        ->check(CLI::NonNegativeNumber);
+        ->check(framebus::app::number_in(0.001, kMaxSeconds, "no limit"));
     app.add_flag("--exit-on-eos,!--no-exit-on-eos", options.exit_on_eos,
                  "exit at the end of the stream (default); with --no-exit-on-eos wait for a "
                  "new writer instead");
@@ -68,7 +75,9 @@ int main(int argc, char** argv) {
                  "exit 1 if any fails");
     app.add_flag("--quiet", options.quiet, "no stats or event lines on stderr");
     // Test hook, hidden from --help: a slow reader on purpose.
-    app.add_option("--hold-ms", options.hold_ms, "hold each lease this long (tests)")->group("");
+    app.add_option("--hold-ms", options.hold_ms, "hold each lease this long (tests)")
+        ->check(framebus::app::number_in(0u, 60'000u))
+        ->group("");
 
     try {
         app.parse(argc, argv);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "framebus/inspect.hpp"
 #include "framebus/opencv.hpp"
 
 namespace framebus::reader {
@@ -40,6 +41,7 @@ Result<bool> StreamLoop::take_frame(Take take) {
     const FrameInfo& info = lease->info();
     const bool is_new = info.sequence > previous;
     if (is_new) {
+        set_stalled(false);
         std::int64_t seen_ns = now_ns();
         verifier_.check(*lease, options_.name);
         if (options_.hold_ms > 0) sleep_ns(std::int64_t{options_.hold_ms} * kMillisecondNs);
@@ -114,6 +116,7 @@ void StreamLoop::enter(Phase phase) {
         (void)take_frame({true, false, true});
     }
     phase_ = phase;
+    stalled_ = false;  // gone or ended says more than stalled
     next_follow_ns_ = now_ns();
     last_error_.clear();
     switch (phase) {
@@ -150,7 +153,30 @@ void StreamLoop::on_followed() {
         enter(Phase::streaming);
 }
 
+void StreamLoop::check_stall() {
+    // Once a second at most, and only after a second without a frame: the
+    // inspection's system calls stay off the frame path.
+    if (phase_ != Phase::streaming || interval_frames_ != 0) return;
+    auto view = inspect(options_.name);
+    if (!view || view->writer_pid != reader_.writer_pid()) return;  // another segment now
+    set_stalled(health_of(*view, now_ns()) == SegmentHealth::stalled);
+}
+
+void StreamLoop::set_stalled(bool stalled) {
+    if (stalled == stalled_) return;
+    stalled_ = stalled;
+    if (stalled)
+        event(
+            fmt::format("writer of '{}' (pid {}) stalled: alive, but no frame nor heartbeat "
+                        "for 2 s",
+                        options_.name, reader_.writer_pid()));
+    else
+        event(fmt::format("writer of '{}' (pid {}) resumed", options_.name, reader_.writer_pid()));
+    update_title();
+}
+
 void StreamLoop::tick(std::int64_t now) {
+    check_stall();
     const double seconds = static_cast<double>(now - interval_start_ns_) / 1e9;
     interval_fps_ = seconds > 0 ? static_cast<double>(interval_frames_) / seconds : 0;
     if (window_) {
@@ -159,6 +185,7 @@ void StreamLoop::tick(std::int64_t now) {
         std::string state;
         if (phase_ == Phase::writer_gone) state = " [writer gone]";
         if (phase_ == Phase::ended) state = " [end of stream]";
+        if (phase_ == Phase::streaming && stalled_) state = " [writer stalled]";
         std::string verify;
         if (options_.verify)
             verify = fmt::format(" verified={} mismatches={}", verifier_.verified(),
@@ -198,6 +225,7 @@ void StreamLoop::update_title() {
     }
     if (phase_ == Phase::writer_gone) title += " | writer gone";
     if (phase_ == Phase::ended) title += " | end of stream";
+    if (phase_ == Phase::streaming && stalled_) title += " | writer stalled";
     if (paused_) title += " | paused";
     window_->set_title(title);
 }

@@ -52,6 +52,10 @@ class StreamLoop {
     void look_for_writer();  // in writer_gone / ended: has a new writer come?
     void on_followed();      // the reader switched to a new segment under the name
     void tick(std::int64_t now);
+    // "writer stalled" once when the writer lives but publishes nothing and
+    // its heartbeat stopped (SIGSTOP, a hang); "resumed" once it is back.
+    void check_stall();
+    void set_stalled(bool stalled);
     void update_title();
     [[nodiscard]] std::string interval_percentile_us(double p);
     [[nodiscard]] std::int64_t deadline_ns() const { return end_ns_.value_or(INT64_MAX); }
@@ -70,6 +74,7 @@ class StreamLoop {
     Phase phase_ = Phase::streaming;
     bool paused_ = false;
     bool quit_ = false;
+    bool stalled_ = false;
     cv::Mat conversion_;  // a frame converted for display, reused while the shape stays
     cv::Mat kept_frame_;  // private copy shown while paused or while the writer is gone
     std::optional<std::int64_t> end_ns_;

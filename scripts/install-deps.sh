@@ -9,6 +9,7 @@ packages=(
   libzmq3-dev              # the ZeroMQ baseline in bench/
   clang libclang-rt-14-dev # libFuzzer for the fuzz target
   xvfb x11-apps imagemagick libxtst6 # the reader's real-window test (Xvfb, xwd, convert, key presses)
+  libx11-dev               # the reader asks Xlib whether $DISPLAY opens
   util-linux               # unshare, for the small-/dev/shm test
   gstreamer1.0-plugins-base # videotestsrc, for the writer's pipeline test
   ccache                   # rebuilds of unchanged files are free

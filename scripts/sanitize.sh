@@ -8,7 +8,8 @@
 #   scripts/sanitize.sh            both
 #   scripts/sanitize.sh asan|tsan  one of them
 # Environment: SANITIZE_JOBS (ctest -j, default 1), FRAMEBUS_KILL_SECONDS
-# (the kill matrix's budget; 60 here unless set).
+# (the kill matrix's budget; 60 here unless set), FRAMEBUS_HOSTILE_SECONDS (the
+# hostile-writer test's, default 10), FRAMEBUS_SOAK_SECONDS (the soak run's, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "framebus/app/number_option.hpp"
 #include "segment_facts.hpp"
 
 #ifndef FRAMEBUS_VERSION
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
         ->add_option("--sample", ls.sample_seconds,
                      "Measure FPS over a sample of SECONDS instead of from the ring (see below)")
         ->type_name("SECONDS")
-        ->check(CLI::Range(0.0, 60.0));
+        ->check(framebus::app::number_in(0.01, 60.0, "FPS from the ring"));
     ls_cmd->footer(kLsFooter);
 
     InfoOptions info;
@@ -98,14 +99,14 @@ int main(int argc, char** argv) {
     watch_cmd->add_option("NAME", watch.name, "Segment name")->required();
     watch_cmd->add_option("--interval", watch.interval_seconds, "Seconds between refreshes")
         ->type_name("SECONDS")
-        ->check(CLI::Range(0.01, 3600.0))
+        ->check(framebus::app::number_in(0.01, 3600.0))
         ->capture_default_str();
     CLI::Option* count_opt =
         watch_cmd
             ->add_option("--count", count,
                          "Exit (code 0) after N refreshes instead of waiting for Ctrl-C")
             ->type_name("N")
-            ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}));
+            ->check(framebus::app::number_in(std::uint64_t{1}, std::uint64_t{1'000'000'000}));
     watch_cmd->footer(kWatchFooter);
 
     try {

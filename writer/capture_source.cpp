@@ -13,6 +13,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "frame_source.hpp"
+#include "stderr_silenced.hpp"
 
 namespace framebus::writer {
 
@@ -62,9 +63,13 @@ class CaptureSource final : public FrameSource {
                                  ? capture_.open(std::stoi(spec_), cv::CAP_V4L2, open_params_)
                                  : capture_.open(spec_, cv::CAP_V4L2, open_params_);
                     break;
-                case SourceType::pipeline:
+                case SourceType::pipeline: {
+                    // A pipeline that fails to start makes GStreamer print
+                    // GStreamer-CRITICAL lines of its own; ours says it once.
+                    StderrSilenced quiet;
                     opened = capture_.open(spec_, cv::CAP_GSTREAMER, open_params_);
                     break;
+                }
                 case SourceType::file:
                 case SourceType::url:
                 default:

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "frame_source.hpp"
+#include "stderr_silenced.hpp"
 
 namespace framebus::writer {
 
@@ -21,27 +23,37 @@ namespace {
 
 // Where numbering may start (0, 1, ... as ffmpeg's image2 looks for it).
 constexpr int kFirstNumberSearch = 5;
+// The widest zero padding a pattern may ask for: an int has at most 10 digits.
+constexpr int kMaxNumberWidth = 10;
 
-// Codec libraries (libpng) print their own complaints on stderr; while the
-// first file is probed, the one error line must be ours. RAII: fd 2 restored.
-class StderrSilenced {
-  public:
-    StderrSilenced() : saved_(::dup(STDERR_FILENO)) {
-        const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (saved_ >= 0 && null >= 0) ::dup2(null, STDERR_FILENO);
-        if (null >= 0) ::close(null);
+// The pattern goes to snprintf as its format, so it is checked first: exactly
+// one frame number (%d, %Nd, %0Nd with N <= kMaxNumberWidth) and %% for a
+// literal percent sign; any other conversion (%s, %n, %x, %*d, %ld, a huge
+// width) would read or write memory that is not there, or burn a core.
+Status check_pattern(const std::string& pattern) {
+    auto refuse = [&](const std::string& why) {
+        return Error{Errc::invalid_argument, "image sequence pattern '" + pattern + "': " + why +
+                                                 " (give one frame number: %d, %04d, ...; %% for "
+                                                 "a percent sign)"};
+    };
+    int numbers = 0;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (pattern[i] != '%') continue;
+        if (++i < pattern.size() && pattern[i] == '%') continue;  // a literal '%'
+        if (i < pattern.size() && pattern[i] == '0') ++i;
+        int width = 0;
+        for (; i < pattern.size() && pattern[i] >= '0' && pattern[i] <= '9'; ++i)
+            width = std::min(width * 10 + (pattern[i] - '0'), kMaxNumberWidth + 1);
+        if (i >= pattern.size() || pattern[i] != 'd') return refuse("a conversion other than %d");
+        if (width > kMaxNumberWidth)
+            return refuse("a frame number wider than " + std::to_string(kMaxNumberWidth) +
+                          " digits");
+        ++numbers;
     }
-    ~StderrSilenced() {
-        if (saved_ < 0) return;
-        ::dup2(saved_, STDERR_FILENO);
-        ::close(saved_);
-    }
-    StderrSilenced(const StderrSilenced&) = delete;
-    StderrSilenced& operator=(const StderrSilenced&) = delete;
-
-  private:
-    int saved_;
-};
+    if (numbers != 1)
+        return refuse(numbers == 0 ? "no frame number" : "more than one frame number");
+    return ok_status();
+}
 
 class ImageSequence final : public FrameSource {
   public:
@@ -167,6 +179,7 @@ class ImageSequence final : public FrameSource {
 }  // namespace
 
 Result<std::unique_ptr<FrameSource>> open_image_sequence(const std::string& pattern) {
+    if (auto st = check_pattern(pattern); !st) return st.error();
     // The directory must exist; a clearer message than "no file matches".
     const auto dir = std::filesystem::path(pattern).parent_path();
     std::error_code ec;

@@ -97,7 +97,10 @@ int run(const Options& options) {
     plan.format = options.format;
     plan.max_frames = options.max_frames;
     plan.loop = options.loop;
-    plan.reconnect = options.reconnect.value_or(source.live());
+    // Cameras and URLs reconnect unless told not to; a pipeline ends at its
+    // end of stream (videotestsrc num-buffers=10) unless --reconnect asks.
+    plan.reconnect =
+        options.reconnect.value_or(type == SourceType::camera || type == SourceType::url);
     plan.fps = options.fps.value_or(default_fps(type, source));
     plan.wait_readers = options.wait_readers;
     plan.on_demand = options.on_demand;

@@ -9,6 +9,8 @@
 #include <map>
 #include <vector>
 
+#include "framebus/app/number_option.hpp"
+
 #ifndef FRAMEBUS_VERSION
 #define FRAMEBUS_VERSION "unknown"
 #endif
@@ -18,6 +20,8 @@ namespace framebus::writer {
 namespace {
 
 constexpr const char* kProgram = "framebus-writer";
+// A count far past any run (a year at 10,000 fps is 3e11), far inside every integer.
+constexpr std::uint64_t kMaxCount = 1'000'000'000'000'000;
 
 std::optional<std::uint32_t> parse_uint(std::string_view text, int base = 10) {
     std::uint32_t value = 0;
@@ -87,19 +91,19 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     app.add_option("--name", options.name, "Segment name")->capture_default_str();
     app.add_option("--slots", options.slots,
                    "Frames in the ring (default: max readers x leases per reader + 2)")
-        ->check(CLI::Range(2u, 255u));
+        ->check(app::number_in(2u, 255u));
     app.add_option("--max-readers", options.max_readers, "Readers that may attach at once")
-        ->check(CLI::Range(1u, 64u))
+        ->check(app::number_in(1u, 64u))
         ->capture_default_str();
     app.add_option("--leases-per-reader", options.leases_per_reader,
                    "Frames one reader may hold at once")
-        ->check(CLI::Range(1u, 16u))
+        ->check(app::number_in(1u, 16u))
         ->capture_default_str();
     double fps = 0;
     auto* fps_option = app.add_option("--fps", fps,
                                       "Frames per second to publish; 0: as fast as the source "
                                       "gives (default: a file's own rate, 30 for the pattern)")
-                           ->check(CLI::Range(0.0, 10000.0));
+                           ->check(app::number_in(0.01, 10000.0, "as fast as the source gives"));
     app.add_flag("--loop", options.loop, "Restart files and image sequences at their end");
     std::string resize;
     auto* resize_option =
@@ -113,7 +117,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         ->check(CLI::IsMember(formats))
         ->capture_default_str();
     app.add_option("--max-frames", options.max_frames, "Stop after this many frames")
-        ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()));
+        ->check(app::number_in(std::uint64_t{1}, kMaxCount));
     app.add_flag("--keep", options.keep, "Leave the segment behind at exit");
     std::string mode = "0600";
     app.add_option("--mode", mode, "Permission bits of the segment")
@@ -126,7 +130,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--wait-readers", options.wait_readers,
                    "Publish the first frame only once this many readers are attached")
-        ->check(CLI::Range(0u, 64u));
+        ->check(app::number_in(0u, 64u));
     app.add_flag("--quiet,-q", options.quiet, "No status line on stderr");
     std::string camera_size;
     auto* camera_size_option =
@@ -135,7 +139,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     double camera_fps = 0;
     auto* camera_fps_option =
         app.add_option("--camera-fps", camera_fps, "Frame rate to ask a camera for")
-            ->check(CLI::Range(0.1, 1000.0));
+            ->check(app::number_in(0.1, 1000.0));
     bool reconnect = false;
     auto* reconnect_option = app.add_flag(
         "--reconnect,!--no-reconnect", reconnect,
@@ -153,7 +157,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--decoder-threads", options.decoder_threads,
                    "libav decoder threads (0: one per core)")
-        ->check(CLI::Range(0, 64))
+        ->check(app::number_in(0, 64))
         ->capture_default_str();
     std::string thread_type = "auto";
     app.add_option("--thread-type", thread_type,
@@ -166,7 +170,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     auto* idle_after_option =
         app.add_option("--idle-after", options.idle_after,
                        "With --on-demand: seconds without readers before the source is closed")
-            ->check(CLI::Range(0.0, 86400.0))
+            ->check(app::number_in(0.0, 86400.0))
             ->capture_default_str();
 
     try {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <limits>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -124,6 +125,10 @@ struct Attachment {
         --leases_out;
     }
 
+    // A SIGBUS hit one of our mappings: the segment was cut short under us
+    // (PROTOCOL.md "Truncation"); what we map there now is private zeros.
+    bool truncated() const { return control_mapping.truncated() || data_mapping.truncated(); }
+
     bool name_exists() const {
         struct stat st {};
         return sys::stat(segment_path(name), st) == 0;
@@ -146,6 +151,9 @@ struct ReaderImpl {
     std::uint64_t follows = 0;
     // follow: the writer died or ended its stream; wait() looks for a new one.
     bool looking = false;
+    // The `latest` word under which no frame could be leased (forged, or
+    // overtaken): wait() sleeps until it moves instead of retrying hot.
+    std::uint64_t unleasable_latest = 0;
 
     Status attach(std::shared_ptr<Attachment> fresh) {
         // Start just before the newest frame: latest() returns it at once and
@@ -204,6 +212,8 @@ struct ReaderImpl {
 
     Result<Lease> hold(std::optional<Held> held, HoldError error) {
         if (held) return make_lease(held->slot, held->seq);
+        // relaxed: compared with itself only, in wait().
+        unleasable_latest = at->control.header->latest.load(std::memory_order_relaxed);
         switch (error) {
             case HoldError::corrupt:
                 return Error{Errc::corrupt,
@@ -217,6 +227,9 @@ struct ReaderImpl {
 
     Status may_lease() const {
         if (!at) return closed_error();
+        if (at->truncated())
+            return Error{Errc::corrupt,
+                         "segment '" + name + "' was truncated under this reader (corrupt)"};
         if (at->leases_out >= at->geometry.leases_per_reader)
             return Error{Errc::lease_held,
                          "this reader already holds " + std::to_string(at->leases_out) +
@@ -243,15 +256,30 @@ struct ReaderImpl {
 
     bool newer_frame() const { return published_sequence(at->control) > last_sequence; }
 
+    // A newer frame that a lease has not just failed to find: a `latest`
+    // that no lease can follow is not offered again until it moves.
+    bool leasable_newer_frame() const {
+        // relaxed: compared with what hold() saw, see unleasable_latest.
+        return newer_frame() &&
+               at->control.header->latest.load(std::memory_order_relaxed) != unleasable_latest;
+    }
+
+    // What the writer state word says, judged (PROTOCOL.md "Trust"): an
+    // unknown value is corruption and means nothing; `replaced` is believed
+    // only if the name points elsewhere or the writer's lock is free (the
+    // kernel's lock wins over a word anyone who may write can forge).
     std::optional<WaitStatus> state_change() const {
-        switch (writer_state(at->control)) {
+        switch (static_cast<WriterState>(writer_state_word(at->control))) {
             case WriterState::end_of_stream:
                 return WaitStatus::end_of_stream;
             case WriterState::replaced:
+                if (at->file.is_at(name)) {
+                    if (detail::writer_alive(at->file.fd(), at->geometry)) return std::nullopt;
+                    return WaitStatus::writer_gone;
+                }
                 // The name points at the replacement, unless that is gone too
                 // (its writer finished): then there is nothing to follow.
-                return at->file.is_at(name) || !at->name_exists() ? WaitStatus::writer_gone
-                                                                  : WaitStatus::replaced;
+                return at->name_exists() ? WaitStatus::replaced : WaitStatus::writer_gone;
             case WriterState::live:
                 break;
         }
@@ -306,7 +334,13 @@ struct ReaderImpl {
         for (;;) {
             // A newer frame first: a `next` reader drains what was published
             // before the end of stream or a replacement.
-            if (newer_frame()) return WaitStatus::frame;
+            // Cut short under us: this segment is over; follow finds the
+            // writer's replacement (or a new writer) under the name.
+            if (at->truncated()) return on_change(WaitStatus::writer_gone);
+            if (leasable_newer_frame()) return WaitStatus::frame;
+            // The word as judged now: a forged or unknown value we ignore is
+            // slept on (the futex), never re-read in a hot loop.
+            const std::uint32_t settled = writer_state_word(at->control);
             if (auto change = state_change()) return on_change(*change);
             const std::int64_t remaining = deadline - now_ns();
             if (remaining <= 0) return WaitStatus::timed_out;
@@ -315,8 +349,11 @@ struct ReaderImpl {
                 spin_for_newer(at->control, last_sequence, std::min(remaining, spin_ns));
                 continue;
             }
+            // A newer sequence that could not be leased: wait for any move.
+            const std::uint64_t after =
+                newer_frame() ? std::numeric_limits<std::uint64_t>::max() : last_sequence;
             const Woken woken =
-                wait_for_newer(at->control, last_sequence, std::min(remaining, kLivenessCheckNs));
+                wait_for_newer(at->control, after, std::min(remaining, kLivenessCheckNs), settled);
             // A quiet interval is when we look whether the writer still lives.
             if (woken == Woken::quiet && !detail::writer_alive(at->file.fd(), at->geometry))
                 return on_change(state_change().value_or(WaitStatus::writer_gone));
@@ -388,7 +425,7 @@ WaitStatus Reader::wait(std::chrono::nanoseconds timeout) {
 
 WaitStatus Reader::status() const {
     if (!impl_->at) return WaitStatus::end_of_stream;
-    if (impl_->newer_frame()) return WaitStatus::frame;
+    if (impl_->leasable_newer_frame()) return WaitStatus::frame;
     if (auto change = impl_->state_change()) return *change;
     if (!writer_alive()) return WaitStatus::writer_gone;
     return WaitStatus::timed_out;

@@ -182,6 +182,7 @@ Result<Mapping> Mapping::map(SegmentFile& file, bool writable, std::uint64_t off
         "mapping " + std::to_string(size) + " bytes of " + segment_path(file.object().get_name()));
     if (!region) return region.error();
     m.region_ = std::move(*region);
+    m.guard_ = truncation::guard(m.region_.get_address(), m.region_.get_size());
     return m;
 }
 

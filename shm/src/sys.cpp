@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "framebus/name.hpp"
+
 namespace framebus::sys {
 
 namespace {
@@ -30,6 +32,14 @@ Error error_from_boost(const std::exception& e, const std::string& what) {
         if (err != 0) return error_from_errno(err, what);
     }
     return Error{Errc::system, what + ": " + e.what()};
+}
+
+const char* file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+    return "not a regular file";
 }
 
 struct flock lock_request(short type, std::int64_t byte) {
@@ -50,9 +60,34 @@ void testing::fail_next(Call call, int err) {
 Result<bip::shared_memory_object> open_shm(const std::string& name, bool writable,
                                            const std::string& what) {
     if (int err = injected(Call::shm_open)) return error_from_errno(err, what);
+    // First a look that cannot block or follow: shm_open would follow
+    // nothing either (glibc adds O_NOFOLLOW), but a read-only open of a FIFO
+    // waits for a writer for ever. Only a regular file goes on to shm_open,
+    // and the object it opens must be the one looked at (PROTOCOL.md "Trust").
+    const std::string path = segment_path(name);
+    const int probe = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (probe < 0) {
+        const int err = errno;
+        if (err == ELOOP)
+            return Error{Errc::not_framebus, what + " is a symbolic link, not a framebus segment",
+                         err};
+        return error_from_errno(err, what);
+    }
+    struct stat looked {};
+    const int looked_err = ::fstat(probe, &looked) == 0 ? 0 : errno;
+    ::close(probe);
+    if (looked_err != 0) return error_from_errno(looked_err, what);
+    if (!S_ISREG(looked.st_mode))
+        return Error{Errc::not_framebus,
+                     what + " is " + file_kind(looked.st_mode) + ", not a framebus segment"};
     try {
-        return bip::shared_memory_object(bip::open_only, name.c_str(),
+        bip::shared_memory_object object(bip::open_only, name.c_str(),
                                          writable ? bip::read_write : bip::read_only);
+        struct stat opened {};
+        if (::fstat(object.get_mapping_handle().handle, &opened) != 0 ||
+            opened.st_dev != looked.st_dev || opened.st_ino != looked.st_ino)
+            return Error{Errc::not_found, what + " changed while it was opened"};
+        return object;
     } catch (const std::exception& e) {
         return error_from_boost(e, what);
     }
@@ -236,10 +271,13 @@ Error error_from_errno(int err, const std::string& what) {
             code = Errc::permission_denied;
             break;
         case ENOSPC:
-        case ENOMEM:
         case EFBIG:
             code = Errc::no_space;
             hint = " (is /dev/shm full? `df -h /dev/shm`)";
+            break;
+        case ENOMEM:  // mmap beyond `ulimit -v`, or no memory at all: not /dev/shm
+            code = Errc::no_space;
+            hint = " (out of memory or address space: `ulimit -v`, a memory cgroup limit?)";
             break;
         case EINVAL:
         case ENAMETOOLONG:

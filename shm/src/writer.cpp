@@ -2,15 +2,19 @@
 #include "framebus/writer.hpp"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -41,16 +45,33 @@ struct BuiltSegment {
 };
 
 std::atomic<std::uint32_t> g_temp_counter{0};
+constexpr int kTemporaryAttempts = 8;
+
+// 64 unguessable bits (getrandom, through std::random_device), in hex.
+std::string random_hex() {
+    std::random_device random;
+    const std::uint64_t bits = (std::uint64_t{random()} << 32) | random();
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(bits));
+    return text;
+}
 
 Result<BuiltSegment> build_segment(const std::string& name, const Geometry& planned,
                                    std::uint32_t mode) {
     BuiltSegment built;
     built.geometry = planned;
     // A leading '.' can never be a valid segment name, so no user collides.
-    built.temp_name = std::string(kTemporaryPrefix) + std::to_string(::getpid()) + "-" +
-                      std::to_string(g_temp_counter.fetch_add(1, std::memory_order_relaxed)) + "-" +
-                      name;
-    auto file = SegmentFile::create(built.temp_name, mode & 0777);
+    // The random part keeps anyone from creating our temporary first (a
+    // squatter on a guessable name would make every start fail): O_EXCL
+    // refuses a name that exists, and we draw another (PROTOCOL.md "Trust").
+    Result<SegmentFile> file = Error{Errc::system, ""};
+    for (int attempt = 0; attempt < kTemporaryAttempts; ++attempt) {
+        built.temp_name = std::string(kTemporaryPrefix) + std::to_string(::getpid()) + "-" +
+                          std::to_string(g_temp_counter.fetch_add(1, std::memory_order_relaxed)) +
+                          "-" + random_hex() + "-" + name;
+        file = SegmentFile::create(built.temp_name, mode & 0777);
+        if (file || file.error().sys_errno != EEXIST) break;
+    }
     if (!file) return file.error();
     built.file = std::move(*file);
     // From here on, any failure unlinks the half-made object.
@@ -150,20 +171,26 @@ Status install_segment(BuiltSegment& built, const std::string& name, SegmentFile
         if (!prefix) return fail(prefix.error());
         auto geometry = read_header(std::as_bytes(std::span(prefix->data(), prefix->size())),
                                     existing->size(), final_path);
-        // A segment of an older layout is taken over like any other once its
-        // writer is dead (the writer lock byte is the same in every version).
-        const bool older = !geometry && geometry.error().code == Errc::version_mismatch;
+        // A segment of an older layout, or a corrupt one (a forged header, a
+        // truncation), is taken over like any other once its writer is dead:
+        // the writer lock byte is the same in every version and needs no
+        // header to be probed (PROTOCOL.md "Trust"). A file without the
+        // magic is somebody else's: never touched.
+        const bool older = !geometry && (geometry.error().code == Errc::version_mismatch ||
+                                         geometry.error().code == Errc::corrupt);
         if (!geometry && !older) {
             Error e = geometry.error();
-            if (e.code != Errc::not_framebus)
-                e.message += "; remove it with `framebus clean --force " + name + "`";
-            else
-                e.message += "; not touching it";
+            e.message += "; not touching it";
             return fail(e);
         }
         int err = sys::try_lock(existing->fd(), layout::kWriterLockByte);
         if (older) {
-            if (err != 0) return fail(geometry.error());
+            if (err != 0) {
+                Error e = geometry.error();
+                if (e.code == Errc::corrupt)
+                    e.message += "; its writer lock is held (a live writer): not touching it";
+                return fail(e);
+            }
             if (!existing->is_at(name)) continue;
             if (int renamed = sys::rename(temp_path, final_path); renamed != 0)
                 return fail(sys::error_from_errno(renamed, "taking over segment '" + name + "'"));
@@ -238,10 +265,67 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
             std::unique_lock lock(upkeep_mutex);
             while (!upkeep_wake.wait_for(lock, options.upkeep_interval,
                                          [this] { return upkeep_stopping; })) {
+                check_size();
                 heartbeat();
+                repair();
                 reclaimed += reclaim_dead_readers(file.fd(), control, geometry);
             }
         });
+    }
+
+    // What the writer set writer_state to last; the upkeep restores it if
+    // someone who may write the segment stored another value.
+    std::atomic<std::uint32_t> intended_state{static_cast<std::uint32_t>(WriterState::live)};
+
+    void set_state(WriterState state) {
+        intended_state.store(static_cast<std::uint32_t>(state), std::memory_order_seq_cst);
+        set_writer_state(control, state);
+    }
+
+    // The writer owns the control region; on each upkeep it puts back what it
+    // can check (PROTOCOL.md "Trust"): its own state word, and holder bits of
+    // readers that cannot exist (at or above max_readers), which would
+    // otherwise keep their slots from it for ever. Bits of possible readers
+    // are the dead-reader reclaim's, which asks the kernel's locks.
+    void repair() {
+        // seq_cst, state word first: a concurrent end_of_stream() stores its
+        // intent before the word, so our compare-exchange either sees its
+        // word (and fails) or restores the very value it is about to store.
+        std::uint32_t seen = control.header->writer_state.load(std::memory_order_seq_cst);
+        const std::uint32_t want = intended_state.load(std::memory_order_seq_cst);
+        if (seen != want && control.header->writer_state.compare_exchange_strong(
+                                seen, want, std::memory_order_seq_cst)) {
+            control.header->publish_futex.fetch_add(1, std::memory_order_seq_cst);
+            sys::futex_wake_all(&control.header->publish_futex);
+            ++stats_repairs;
+        }
+        const std::uint64_t possible = geometry.max_readers >= 64
+                                           ? ~std::uint64_t{0}
+                                           : (std::uint64_t{1} << geometry.max_readers) - 1;
+        for (std::uint32_t i = 0; i < geometry.slot_count; ++i) {
+            auto& holders = control.slots[i].holders;
+            // relaxed: a check; the fetch_and below is the repair.
+            if ((holders.load(std::memory_order_relaxed) & ~possible) == 0) continue;
+            // release: like a reader's release of its bit (pairs with W2).
+            holders.fetch_and(possible, std::memory_order_release);
+            ++stats_repairs;
+        }
+    }
+    std::uint64_t stats_repairs = 0;  // upkeep thread only
+
+    // Truncated under us (PROTOCOL.md "Truncation"): a SIGBUS hit the mapping,
+    // or the upkeep saw the size change before anything touched the lost
+    // pages. The next acquire() replaces the segment.
+    std::atomic<bool> size_changed{false};
+    void check_size() {
+        struct stat st {};
+        if (sys::fstat(file.fd(), st) == 0 &&
+            static_cast<std::uint64_t>(st.st_size) != geometry.total_size)
+            size_changed.store(true, std::memory_order_relaxed);  // a flag for acquire()
+    }
+    bool truncated() const {
+        // relaxed: flags, acted on with system calls (replace).
+        return mapping.truncated() || size_changed.load(std::memory_order_relaxed);
     }
 
     void stop_upkeep() {
@@ -282,6 +366,18 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
                          "inconsistent frame format (zero or huge size, a size the pixel "
                          "format cannot subsample, a row wider than its stride, planes out of "
                          "order, or a pixel format that disagrees with its OpenCV type)"};
+        if (truncated()) {
+            // Somebody who may write the segment cut it short: build a new
+            // one under the name (readers follow), or fail with one line.
+            if (auto st = replace(std::max(format.bytes(), geometry.slot_capacity)); !st) {
+                Error e = st.error();
+                e.message =
+                    "segment '" + options.name +
+                    "' was truncated under the writer and could not be replaced: " + e.message;
+                return e;
+            }
+            size_changed.store(false, std::memory_order_relaxed);
+        }
         if (format.bytes() > geometry.slot_capacity) {
             if (auto st = replace(format.bytes()); !st) return st.error();
         }
@@ -335,7 +431,7 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
         if (closed) return;
         closed = true;
         stop_upkeep();
-        set_writer_state(control, WriterState::end_of_stream);
+        set_state(WriterState::end_of_stream);
         // Unlink only if the name is still ours (not taken over by someone
         // after a `framebus clean --force`).
         if (!options.keep && file.is_at(options.name)) (void)sys::shm_unlink(options.name);
@@ -432,7 +528,7 @@ Result<WriteSlot> Writer::acquire(const FrameFormat& format) {
 }
 
 void Writer::end_of_stream() {
-    set_writer_state(impl_->control, WriterState::end_of_stream);
+    impl_->set_state(WriterState::end_of_stream);
 }
 
 void Writer::heartbeat() {

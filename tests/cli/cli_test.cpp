@@ -91,6 +91,12 @@ TEST(CliUsage, UsageErrorsExitTwoWithOneLineOnStderr) {
         {"watch", "x", "--count", "0"},
         {"watch", "x", "--interval", "0"},
         {"ls", "--sample", "-1"},
+        // Issue 15: every number option has a range; nan, tiny and -1 are out.
+        {"ls", "--sample", "nan"},
+        {"ls", "--sample", "1e-300"},
+        {"watch", "x", "--interval", "nan"},
+        {"watch", "x", "--interval", "1e10"},
+        {"watch", "x", "--count", "-1"},
     };
     for (const auto& args : bad) {
         CliResult r = run_cli(args);

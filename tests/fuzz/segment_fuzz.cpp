@@ -78,6 +78,38 @@ void check_view(const framebus::SegmentView& view, std::uint64_t object_size) {
     }
 }
 
+// The reader's and writer's decisions over the same untrusted control
+// region (issue 15): leasing the newest or the next frame, choosing a slot,
+// and one wait, on a private, aligned copy. Each must end (bounded loops;
+// libFuzzer's -timeout catches a hang), name a slot inside the ring, and
+// never lease a sequence newer than `latest` allows.
+void run_decisions(std::span<const std::byte> bytes, const framebus::SegmentView& view) {
+    using namespace framebus;
+    const std::size_t control = layout::control_size(view.slot_count, view.max_readers);
+    if (bytes.size() < control) return;
+    static std::vector<std::uint64_t> region;  // 8-byte aligned for the atomics
+    region.assign((control + 7) / 8, 0);
+    std::memcpy(region.data(), bytes.data(), control);
+    const detail::ControlView c =
+        detail::control_view(reinterpret_cast<std::byte*>(region.data()), view.slot_count);
+    const std::uint64_t published = detail::published_sequence(c);
+    detail::HoldError error = detail::HoldError::none;
+    if (auto held = detail::hold_latest(c, view.slot_count, 1, nullptr, error))
+        if (held->slot >= view.slot_count) __builtin_trap();
+    for (std::uint64_t after : {std::uint64_t{0}, published / 2, published}) {
+        error = detail::HoldError::none;
+        if (auto held = detail::hold_next(c, view.slot_count, after, 2, nullptr, error)) {
+            if (held->slot >= view.slot_count || held->seq <= after) __builtin_trap();
+            if (held->seq > detail::published_sequence(c) + 1) __builtin_trap();
+        }
+    }
+    std::uint32_t cursor = 0;
+    if (auto slot = detail::acquire_slot(c, view.slot_count, published + 1, cursor))
+        if (*slot >= view.slot_count) __builtin_trap();
+    // A wait that times out at once: whatever the state word holds, it returns.
+    (void)detail::wait_for_newer(c, published, 0, detail::writer_state_word(c));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -93,6 +125,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto view = framebus::parse_segment(bytes, object_size);
     // The parser validates with read_header first: they must agree on "bad".
     if (!header && view) __builtin_trap();
-    if (view) check_view(*view, object_size);
+    if (view) {
+        check_view(*view, object_size);
+        run_decisions(bytes, *view);
+    }
     return 0;
 }

@@ -465,7 +465,14 @@ TEST_F(ReaderTest, UsageErrorsAreOneLineAndExitCodeTwo) {
           {"--name", "one", "two"},
           {"--wait", "-1", "x"},
           {"--spin-us", "-5", "x"},
-          {"--spin-us", "2000000", "x"}}) {
+          {"--spin-us", "2000000", "x"},
+          // Issue 15: every number option has a range; nan, overflow and -1 are out.
+          {"--duration", "nan", "x"},
+          {"--duration", "1e10", "x"},
+          {"--wait", "nan", "x"},
+          {"--max-frames", "-1", "x"},
+          {"--max-frames", "1e3", "x"},
+          {"--hold-ms", "-1", "x"}}) {
         std::vector<std::string> argv{reader_bin(), "--headless"};
         argv.insert(argv.end(), args.begin(), args.end());
         Program reader(dir.path(), argv);
@@ -481,6 +488,41 @@ TEST_F(ReaderTest, ADisplayThatCannotBeReachedIsAnErrorNotACrash) {
     no_server.env = {"DISPLAY=:999"};
     Program reader(dir.path(), {reader_bin(), "some-name"}, no_server);
     expect_one_error_line(reader, "cannot connect to display ':999'");
+}
+
+TEST_F(ReaderTest, AnUnreachableRemoteDisplayIsAnErrorNotACrash) {
+    // A TCP display (ssh's X forwarding) on a port where nothing listens:
+    // Qt's xcb would abort (exit 134); Xlib is asked first.
+    ProgramOptions remote;
+    remote.env = {"DISPLAY=127.0.0.1:57.0"};
+    Program reader(dir.path(), {reader_bin(), "some-name"}, remote);
+    expect_one_error_line(reader, "cannot connect to display '127.0.0.1:57.0'");
+}
+
+TEST_F(ReaderTest, AStalledWriterIsReportedOnceAndItsResumptionToo) {
+    const std::string name = unique_name("stall");
+    Program writer(dir.path(), {writer_bin(), "--name", name, "--fps", "50", "--quiet"});
+    Program reader(dir.path(),
+                   {reader_bin(), "--headless", "--wait", "10", "--duration", "60", name});
+    ASSERT_TRUE(wait_for_reader_frames(name, reader.pid(), 5, 20s)) << reader.err();
+    // SIGSTOP stops the writer's upkeep too: no frame, no heartbeat.
+    writer.kill(SIGSTOP);
+    EXPECT_TRUE(reader.wait_for_err("stalled:", 10s)) << reader.err();
+    writer.kill(SIGCONT);
+    EXPECT_TRUE(reader.wait_for_err("resumed", 10s)) << reader.err();
+    writer.kill(SIGTERM);
+    ASSERT_EQ(writer.wait(kExitTimeout), 0) << writer.err();
+    ASSERT_EQ(reader.wait(kExitTimeout), 0) << reader.err();
+    // Said once each, however many seconds it lasted.
+    const std::string err = reader.err();
+    auto count = [&](std::string_view what) {
+        std::size_t n = 0;
+        for (std::size_t at = err.find(what); at != std::string::npos; at = err.find(what, at + 1))
+            ++n;
+        return n;
+    };
+    EXPECT_EQ(count(") stalled:"), 1u) << err;
+    EXPECT_EQ(count(") resumed"), 1u) << err;
 }
 
 TEST_F(ReaderTest, HelpListsTheOptionsAndExitsZero) {

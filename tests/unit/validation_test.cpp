@@ -200,16 +200,41 @@ TEST_F(ValidSegment, LeaseOfAnOutOfRangeLatestIsAnErrorNotACrash) {
     EXPECT_EQ(lease.error().code, Errc::corrupt);
 }
 
-TEST_F(ValidSegment, WriterRefusesToTakeOverACorruptSegment) {
+// Issue 15: a service restarted after damage must come back up. A corrupt
+// segment whose writer lock is free (no live writer) is taken over like any
+// dead writer's segment; one whose lock is held is left alone.
+TEST_F(ValidSegment, WriterTakesOverACorruptSegmentWhoseWriterIsDead) {
     poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, total_size), 1);
     write_file(segment_path(name_), bytes_);
     WriterOptions options;
     options.name = name_;
     options.slot_capacity = 4096;
     auto writer = Writer::create(options);
+    ASSERT_TRUE(writer) << writer.error().message;
+    EXPECT_NE(read_file(segment_path(name_)), bytes_);
+}
+
+TEST_F(ValidSegment, WriterRefusesACorruptSegmentWhoseWriterLockIsHeld) {
+    poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, total_size), 1);
+    write_file(segment_path(name_), bytes_);
+    // A live writer, as far as the kernel can tell: its lock byte is held
+    // (an OFD lock of another open file description, even in this process).
+    const int fd = ::open(segment_path(name_).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = layout::kWriterLockByte;
+    lock.l_len = 1;
+    ASSERT_EQ(::fcntl(fd, F_OFD_SETLK, &lock), 0);
+    WriterOptions options;
+    options.name = name_;
+    options.slot_capacity = 4096;
+    auto writer = Writer::create(options);
+    ::close(fd);
     ASSERT_FALSE(writer);
     EXPECT_EQ(writer.error().code, Errc::corrupt);
-    EXPECT_NE(writer.error().message.find("framebus clean --force"), std::string::npos);
+    EXPECT_NE(writer.error().message.find("lock is held"), std::string::npos);
     EXPECT_EQ(read_file(segment_path(name_)), bytes_);
 }
 

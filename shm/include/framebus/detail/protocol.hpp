@@ -305,11 +305,17 @@ inline std::optional<Held> hold_latest(const ControlView& c, std::uint32_t slot_
     return error = HoldError::overtaken, std::nullopt;
 }
 
+inline std::uint64_t published_sequence(const ControlView& c);
+
 // Holds the oldest committed frame newer than `after`.
 inline std::optional<Held> hold_next(const ControlView& c, std::uint32_t slot_count,
                                      std::uint64_t after, std::uint64_t bit, HeldCounts held,
                                      HoldError& error) {
     for (int attempt = 0; attempt < 100'000; ++attempt) {
+        // A slot is committed before `latest` names it, so a real sequence is
+        // at most one past latest's; a bigger one is forged (PROTOCOL.md
+        // "Trust") and would make this reader skip every later frame.
+        const std::uint64_t newest = published_sequence(c) + 1;
         std::uint64_t best = 0;
         std::uint32_t best_slot = 0;
         for (std::uint32_t i = 0; i < slot_count; ++i) {
@@ -317,7 +323,7 @@ inline std::optional<Held> hold_next(const ControlView& c, std::uint32_t slot_co
             const std::uint64_t state = c.slots[i].state.load(std::memory_order_relaxed);
             if (state == 0 || (state & layout::kWriting) != 0) continue;
             const std::uint64_t seq = state >> 1;
-            if (seq > after && (best == 0 || seq < best)) {
+            if (seq > after && seq <= newest && (best == 0 || seq < best)) {
                 best = seq;
                 best_slot = i;
             }
@@ -337,6 +343,13 @@ inline std::uint64_t published_sequence(const ControlView& c) {
 inline layout::WriterState writer_state(const ControlView& c) {
     // acquire: pairs with set_writer_state's release store.
     return static_cast<layout::WriterState>(c.header->writer_state.load(std::memory_order_acquire));
+}
+
+// The raw writer_state word: a value outside WriterState is corruption,
+// which callers treat as `live` (PROTOCOL.md "Trust").
+inline std::uint32_t writer_state_word(const ControlView& c) {
+    // acquire: pairs with set_writer_state's release store.
+    return c.header->writer_state.load(std::memory_order_acquire);
 }
 
 enum class Woken { newer, state_changed, spurious, quiet };
@@ -364,11 +377,17 @@ inline bool spin_for_newer(const ControlView& c, std::uint64_t after, std::int64
 }
 
 // Sleeps on the futex until a frame newer than `after` is published, the
-// writer state changes, or timeout_ns passes quietly. A wake-up is never a
-// frame: the caller loops on `spurious` and reads the newest sequence itself.
-inline Woken wait_for_newer(const ControlView& c, std::uint64_t after, std::int64_t timeout_ns) {
+// writer state word moves away from `settled_state`, or timeout_ns passes
+// quietly. A wake-up is never a frame: the caller loops on `spurious` and
+// reads the newest sequence itself. `settled_state` is the word the caller
+// has already judged (live, or a value it found forged or unknown): waiting
+// on it, instead of returning at once, keeps a forged word from becoming a
+// hot loop.
+inline Woken wait_for_newer(
+    const ControlView& c, std::uint64_t after, std::int64_t timeout_ns,
+    std::uint32_t settled_state = static_cast<std::uint32_t>(layout::WriterState::live)) {
     auto newer = [&] { return published_sequence(c) > after; };
-    auto changed = [&] { return writer_state(c) != layout::WriterState::live; };
+    auto changed = [&] { return writer_state_word(c) != settled_state; };
     if (newer()) return Woken::newer;
     if (changed()) return Woken::state_changed;
     // (R3) seq_cst: pairs with the writer's (W4) load of waiters.

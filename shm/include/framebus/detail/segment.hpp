@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "framebus/detail/protocol.hpp"
+#include "framebus/detail/truncation.hpp"
 #include "framebus/error.hpp"
 #include "framebus/layout.hpp"
 
@@ -80,16 +82,39 @@ class SegmentFile {
 };
 
 // A mapping of part of a segment (RAII via Boost.Interprocess).
+// Guarded against truncation (truncation.hpp): a SIGBUS inside it leaves
+// private zeros in its place and truncated() true.
 class Mapping {
   public:
     Mapping() = default;
+    Mapping(Mapping&& other) noexcept
+        : region_(std::move(other.region_)), guard_(std::exchange(other.guard_, -1)) {}
+    Mapping& operator=(Mapping&& other) noexcept {
+        if (this != &other) {
+            reset();
+            region_ = std::move(other.region_);
+            guard_ = std::exchange(other.guard_, -1);
+        }
+        return *this;
+    }
+    ~Mapping() { reset(); }
+
     [[nodiscard]] static Result<Mapping> map(SegmentFile& file, bool writable, std::uint64_t offset,
                                              std::uint64_t size);
     [[nodiscard]] std::byte* data() const { return static_cast<std::byte*>(region_.get_address()); }
     [[nodiscard]] std::size_t size() const { return region_.get_size(); }
+    // Was the segment truncated under this mapping (a SIGBUS hit it)? One
+    // relaxed load: hot paths may ask.
+    [[nodiscard]] bool truncated() const { return truncation::hit(guard_); }
 
   private:
+    void reset() {
+        truncation::unguard(guard_);  // before the range is unmapped
+        guard_ = -1;
+        region_ = boost::interprocess::mapped_region();
+    }
     boost::interprocess::mapped_region region_;
+    int guard_ = -1;
 };
 
 // Clears the leases and entries of readers whose process is gone. Exact: an
