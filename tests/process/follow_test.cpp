@@ -121,6 +121,7 @@ TEST(Follow, AReplacementByABiggerFrameIsFollowedByTheSameWriter) {
     EXPECT_EQ(f.reader.follows(), 1u);
     EXPECT_EQ(f.mismatches, 0u);
     commands.send(1);
+    EXPECT_EQ(writer.wait_exit_code(5s), 0) << "the writer cleans its segment up itself";
 }
 
 TEST(Follow, AWriterThatEndsAndANewOneAreFollowedWithTotalsCarried) {
@@ -147,6 +148,7 @@ TEST(Follow, AWriterThatEndsAndANewOneAreFollowedWithTotalsCarried) {
         EXPECT_EQ(f.reader.writer_restarts(), 1u);
         EXPECT_EQ(f.reader.frames(), 2u) << "one frame of each writer";
         commands_b.send(1);
+        EXPECT_EQ(b.wait_exit_code(5s), 0);
     }
 }
 
@@ -173,6 +175,7 @@ TEST(Follow, AKilledWriterIsReportedOnceAndItsSuccessorFollowed) {
     EXPECT_EQ(lease->sequence(), 5u);
     EXPECT_EQ(f.mismatches, 0u);
     commands_b.send(1);
+    EXPECT_EQ(b.wait_exit_code(5s), 0);
 }
 
 }  // namespace
