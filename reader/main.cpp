@@ -4,8 +4,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <string>
 
-#include "framebus/app/program.hpp"
 #include "framebus/app/number_option.hpp"
+#include "framebus/app/program.hpp"
 #include "framebus/name.hpp"
 #include "options.hpp"
 
