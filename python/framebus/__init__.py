@@ -164,11 +164,11 @@ def pixel_formats():
 
 def list(sample_seconds=0.0):  # noqa: A001 - framebus.list() mirrors `framebus ls`
     """Every framebus segment: the document of ``framebus ls --json``
-    (schema "framebus.ls/1", tools/JSON.md), parsed."""
+    (schema "framebus.ls/2", tools/JSON.md), parsed."""
     return _json.loads(_framebus.ls_json(float(sample_seconds)))
 
 
 def info(name):
     """One segment in detail: the document of ``framebus info NAME --json``
-    (schema "framebus.info/1"), parsed. FileNotFoundError if there is none."""
+    (schema "framebus.info/2"), parsed. FileNotFoundError if there is none."""
     return _json.loads(_framebus.info_json(name))

@@ -85,7 +85,7 @@ def test_list_and_info_are_the_cli_documents(name):
         with writer.acquire() as slot:
             slot.array[:] = 1
         listed = framebus.list()
-        assert listed["schema"] == "framebus.ls/1"
+        assert listed["schema"] == "framebus.ls/2"
         mine = [s for s in listed["segments"] if s["name"] == name]
         assert len(mine) == 1 and mine[0]["state"] == "live"
         info = framebus.info(name)
@@ -93,7 +93,7 @@ def test_list_and_info_are_the_cli_documents(name):
                                          text=True, check=True).stdout)
         # The same document, field for field, except ages (they move with time).
         assert without_ages(info) == without_ages(cli)
-        assert info["schema"] == "framebus.info/1"
+        assert info["schema"] == "framebus.info/2"
         assert len(info["readers"]) == 1
         del reader
     with pytest.raises(FileNotFoundError):
