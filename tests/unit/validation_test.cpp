@@ -422,6 +422,9 @@ TEST(Inspect, ADescriptionReadWhileTheWriterRewritesItIsNeverTorn) {
         for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
             auto slot = writer->acquire(i % 2 == 0 ? wide : tall);
             if (slot) slot->commit();
+            // A pause now and then, so some reads find the slots at rest too
+            // (a writer that never pauses leaves every slot "being written").
+            if (i % 4 == 3) std::this_thread::sleep_for(std::chrono::microseconds(300));
         }
     });
     int described = 0;
