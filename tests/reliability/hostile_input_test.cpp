@@ -42,20 +42,6 @@ test::ProgramOptions headless_options() {
 }
 const test::ProgramOptions kHeadless = headless_options();
 
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(in, line)) return 0;
-    std::istringstream fields(line.substr(line.rfind(')') + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && (fields >> field); ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 // CPU seconds a running program uses in one second of wall time.
 double cpu_in_one_second(Program& p) {
     const double before = cpu_seconds(p.pid());

@@ -53,21 +53,6 @@ double hostile_seconds() {
     return v != nullptr ? std::stod(v) : 10.0;
 }
 
-// utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15).
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(in, line)) return 0;
-    std::istringstream fields(line.substr(line.rfind(')') + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && (fields >> field); ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 // The control region of a segment, mapped read-write by this (hostile) process.
 class ControlRegion {
   public:

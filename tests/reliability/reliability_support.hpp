@@ -2,6 +2,8 @@
 // lines, segment cleanup guards, stopping a program at a chosen moment.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -56,6 +58,9 @@ std::vector<std::string> orphaned_temporaries_of(const std::string& name);
 // Polls `condition` every few milliseconds until it holds or `timeout` runs
 // out: for states no process announces (a segment appearing, a reader
 // counted in the table).
+// utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15).
+double cpu_seconds(pid_t pid);
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 }  // namespace framebus::reliability

@@ -44,6 +44,23 @@ void write_file(const std::string& path, const std::vector<std::byte>& bytes) {
     ::close(fd);
 }
 
+// A live writer, as far as the kernel can tell: byte 0 locked through
+// another open file description (even one of this process). Close it and
+// that writer is dead.
+int hold_writer_lock(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR);
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = layout::kWriterLockByte;
+    lock.l_len = 1;
+    if (fd >= 0 && ::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 template <class T>
 void poke(std::vector<std::byte>& bytes, std::size_t offset, T value) {
     std::memcpy(bytes.data() + offset, &value, sizeof value);
@@ -217,16 +234,8 @@ TEST_F(ValidSegment, WriterTakesOverACorruptSegmentWhoseWriterIsDead) {
 TEST_F(ValidSegment, WriterRefusesACorruptSegmentWhoseWriterLockIsHeld) {
     poke<std::uint64_t>(bytes_, offsetof(SegmentHeader, total_size), 1);
     write_file(segment_path(name_), bytes_);
-    // A live writer, as far as the kernel can tell: its lock byte is held
-    // (an OFD lock of another open file description, even in this process).
-    const int fd = ::open(segment_path(name_).c_str(), O_RDWR);
+    const int fd = hold_writer_lock(segment_path(name_));
     ASSERT_GE(fd, 0);
-    struct flock lock {};
-    lock.l_type = F_WRLCK;
-    lock.l_whence = SEEK_SET;
-    lock.l_start = layout::kWriterLockByte;
-    lock.l_len = 1;
-    ASSERT_EQ(::fcntl(fd, F_OFD_SETLK, &lock), 0);
     WriterOptions options;
     options.name = name_;
     options.slot_capacity = 4096;
@@ -380,15 +389,8 @@ TEST_F(ValidSegment, AnOlderLayoutIsRefusedByReadersAndTakenOverWhenItsWriterIsD
     options.slot_capacity = 4096;
     options.upkeep_interval = std::chrono::milliseconds(0);
     {
-        // Its writer alive: an OFD lock on byte 0 from another open file.
-        const int fd = ::open(segment_path(name_).c_str(), O_RDWR);
+        const int fd = hold_writer_lock(segment_path(name_));  // its writer alive
         ASSERT_GE(fd, 0);
-        struct flock lock {};
-        lock.l_type = F_WRLCK;
-        lock.l_whence = SEEK_SET;
-        lock.l_start = layout::kWriterLockByte;
-        lock.l_len = 1;
-        ASSERT_EQ(::fcntl(fd, F_OFD_SETLK, &lock), 0);
         auto refused = Writer::create(options);
         ASSERT_FALSE(refused);
         EXPECT_EQ(refused.error().code, Errc::version_mismatch) << refused.error().message;
