@@ -261,6 +261,47 @@ TEST(Serve, NothingIsEncodedWhileNobodyWatches) {
     EXPECT_EQ(serve.stat("encodes"), encodes);
 }
 
+// The server is a reader of a segment while someone watches it: the bus's
+// own count (the CLI's `framebus ls --json`, and the same document at
+// /api/segments, which the page shows) has it, with the server's pid, and
+// loses it once the last client has gone.
+TEST(Serve, TheServersReaderIsCountedWhileAClientWatches) {
+    const std::string name = unique_name("serve-readers");
+    auto writer = start_writer(name, 30);
+    ServeProcess serve;
+    ASSERT_TRUE(serve.ready()) << serve.program().err();
+    const auto readers_in = [&name](const nlohmann::json& list) {
+        for (const auto& segment : list.at("segments"))
+            if (segment.at("name") == name) return segment.at("readers_attached").get<int>();
+        return -1;
+    };
+    const auto cli_readers = [&] {
+        const ProgramRun run = run_program({FRAMEBUS_CLI_BIN, "ls", "--json"}, 10s);
+        EXPECT_EQ(run.exit_code, 0) << run.err;
+        return readers_in(nlohmann::json::parse(run.out));
+    };
+    EXPECT_EQ(cli_readers(), 0) << "nobody watches: the server has no reader";
+    {
+        MjpegStream stream(serve.port(), "/stream/" + name);
+        ASSERT_TRUE(stream.next(5s));
+        EXPECT_EQ(cli_readers(), 1);
+        auto list = serve.get("/api/segments");
+        ASSERT_TRUE(list);
+        EXPECT_EQ(readers_in(nlohmann::json::parse(list->body)), 1) << list->body;
+        auto info = serve.get("/api/segments/" + name);
+        ASSERT_TRUE(info);
+        const auto readers = nlohmann::json::parse(info->body).at("readers");
+        ASSERT_EQ(readers.size(), 1u) << info->body;
+        EXPECT_EQ(readers[0].at("pid"), serve.program().pid());
+        EXPECT_EQ(readers[0].at("alive"), true);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (serve.stat("feeds") != 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);  // polling the server's state
+    ASSERT_EQ(serve.stat("feeds"), 0);
+    EXPECT_EQ(cli_readers(), 0) << "the reader went with the last client";
+}
+
 TEST(Serve, SigtermClosesOpenStreamsAndExitsZero) {
     const std::string name = unique_name("serve-term");
     auto writer = start_writer(name, 30);
