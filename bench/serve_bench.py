@@ -117,7 +117,7 @@ def main():
     for clients, ours, theirs in rows:
         print(f"| {clients} | framebus-serve {ours['fps_mean']:.1f} / {ours['fps_min']:.1f}; "
               f"Flask {theirs['fps_mean']:.1f} / {theirs['fps_min']:.1f} "
-              f"| framebus-serve {ours['cpu_percent']:.0f}; Flask {theirs['cpu_percent']:.0f} "
+              f"| framebus-serve {ours['cpu_percent']:.1f}; Flask {theirs['cpu_percent']:.1f} "
               f"({theirs['cpu_percent'] / max(ours['cpu_percent'], 0.1):.1f}x) "
               f"| framebus-serve {ours['age_p50_ms']:.1f} / {ours['age_p99_ms']:.1f} ms; "
               f"Flask {theirs['age_p50_ms']:.1f} / {theirs['age_p99_ms']:.1f} ms "
@@ -126,8 +126,11 @@ def main():
     for clients, ours, _ in rows:
         if ours["failed"]:
             print(f"\nframebus-serve: {ours['failed']} of {clients} clients failed")
-    print(f"\nframebus-serve CPU at {rows[-1][0]} clients / at {rows[0][0]}: "
-          f"{rows[-1][1]['cpu_percent'] / max(base, 0.1):.2f}x (target <= 1.5x)")
+    flask_base = rows[0][2]["cpu_percent"]
+    print(f"\nserver CPU at {rows[-1][0]} clients / at {rows[0][0]}: framebus-serve "
+          f"{rows[-1][1]['cpu_percent'] / max(base, 0.1):.2f}x (target <= 1.5x), Flask "
+          f"{rows[-1][2]['cpu_percent'] / max(flask_base, 0.1):.2f}x")
+    print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
