@@ -10,7 +10,7 @@ per second delivered per client, the server's CPU (its process only, from
 /proc/PID/stat, in % of one core) and the frame age at the client (publish on
 the bus -> last byte of the part received). Prints a markdown table.
 
-    /usr/bin/python3 bench/serve_bench.py BUILD_DIR [--seconds 8] [--clients 1,10,50]
+    /usr/bin/python3 bench/serve_bench.py BUILD_DIR [--seconds 8] [--clients 1,10,50] [--size 640x480]
 """
 import argparse
 import json
@@ -66,6 +66,7 @@ def main():
     parser.add_argument("build", help="the build directory (framebus-writer, framebus-serve, bench tools)")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--clients", default="1,10,50")
+    parser.add_argument("--size", default="640x480", help="the test pattern's frame size, WxH")
     args = parser.parse_args()
     build = os.path.abspath(args.build)
     writer_bin = os.path.join(build, "writer", "framebus-writer")
@@ -77,7 +78,7 @@ def main():
     name = f"serve-bench-{os.getpid()}"
     processes = []
     try:
-        writer = subprocess.Popen([writer_bin, "--name", name, "--fps", "30", "--quiet"])
+        writer = subprocess.Popen([writer_bin, "--name", name, "--fps", "30", "--resize", args.size, "--quiet"])
         processes.append(writer)
         time.sleep(0.5)  # the writer creates its segment; the feeder also waits for it
 
@@ -110,7 +111,7 @@ def main():
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    print(f"framebus-serve vs Flask MJPEG (tutorial), 640x480 test pattern at 30 fps, JPEG quality 80, "
+    print(f"framebus-serve vs Flask MJPEG (tutorial), {args.size} test pattern at 30 fps, JPEG quality 80, "
           f"{args.seconds:g} s per point, {os.cpu_count()} CPUs\n")
     print("| clients | fps per client (mean / min) | server CPU (% of a core) | frame age p50 / p99 |")
     print("|--:|--|--|--|")
