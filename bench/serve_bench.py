@@ -10,7 +10,7 @@ per second delivered per client, the server's CPU (its process only, from
 /proc/PID/stat, in % of one core) and the frame age at the client (publish on
 the bus -> last byte of the part received). Prints a markdown table.
 
-    /usr/bin/python3 bench/serve_bench.py BUILD_DIR [--seconds 8] [--clients 1,10,50]
+    /usr/bin/python3 bench/serve_bench.py BUILD_DIR [--seconds 8] [--clients 1,10,50] [--size 640x480]
 """
 import argparse
 import json
@@ -66,6 +66,7 @@ def main():
     parser.add_argument("build", help="the build directory (framebus-writer, framebus-serve, bench tools)")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--clients", default="1,10,50")
+    parser.add_argument("--size", default="640x480", help="the test pattern's frame size, WxH")
     args = parser.parse_args()
     build = os.path.abspath(args.build)
     writer_bin = os.path.join(build, "writer", "framebus-writer")
@@ -77,7 +78,7 @@ def main():
     name = f"serve-bench-{os.getpid()}"
     processes = []
     try:
-        writer = subprocess.Popen([writer_bin, "--name", name, "--fps", "30", "--quiet"])
+        writer = subprocess.Popen([writer_bin, "--name", name, "--fps", "30", "--resize", args.size, "--quiet"])
         processes.append(writer)
         time.sleep(0.5)  # the writer creates its segment; the feeder also waits for it
 
@@ -110,14 +111,14 @@ def main():
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    print(f"framebus-serve vs Flask MJPEG (tutorial), 640x480 test pattern at 30 fps, JPEG quality 80, "
+    print(f"framebus-serve vs Flask MJPEG (tutorial), {args.size} test pattern at 30 fps, JPEG quality 80, "
           f"{args.seconds:g} s per point, {os.cpu_count()} CPUs\n")
     print("| clients | fps per client (mean / min) | server CPU (% of a core) | frame age p50 / p99 |")
     print("|--:|--|--|--|")
     for clients, ours, theirs in rows:
         print(f"| {clients} | framebus-serve {ours['fps_mean']:.1f} / {ours['fps_min']:.1f}; "
               f"Flask {theirs['fps_mean']:.1f} / {theirs['fps_min']:.1f} "
-              f"| framebus-serve {ours['cpu_percent']:.0f}; Flask {theirs['cpu_percent']:.0f} "
+              f"| framebus-serve {ours['cpu_percent']:.1f}; Flask {theirs['cpu_percent']:.1f} "
               f"({theirs['cpu_percent'] / max(ours['cpu_percent'], 0.1):.1f}x) "
               f"| framebus-serve {ours['age_p50_ms']:.1f} / {ours['age_p99_ms']:.1f} ms; "
               f"Flask {theirs['age_p50_ms']:.1f} / {theirs['age_p99_ms']:.1f} ms "
@@ -126,8 +127,11 @@ def main():
     for clients, ours, _ in rows:
         if ours["failed"]:
             print(f"\nframebus-serve: {ours['failed']} of {clients} clients failed")
-    print(f"\nframebus-serve CPU at {rows[-1][0]} clients / at {rows[0][0]}: "
-          f"{rows[-1][1]['cpu_percent'] / max(base, 0.1):.2f}x (target <= 1.5x)")
+    flask_base = rows[0][2]["cpu_percent"]
+    print(f"\nserver CPU at {rows[-1][0]} clients / at {rows[0][0]}: framebus-serve "
+          f"{rows[-1][1]['cpu_percent'] / max(base, 0.1):.2f}x (target <= 1.5x), Flask "
+          f"{rows[-1][2]['cpu_percent'] / max(flask_base, 0.1):.2f}x")
+    print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

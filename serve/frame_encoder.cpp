@@ -37,6 +37,23 @@ std::optional<JpegInput> direct_input(PixelFormat format) {
     }
 }
 
+// The bus's YUV is BT.601 limited range (Y 16..235, chroma 16..240 around 128),
+// as to_bgr() reads it; JPEG's YCbCr is full range. Tables that stretch one to
+// the other: a table pass per plane, far cheaper than converting to BGR.
+const cv::Mat& range_table(bool luma) {
+    static const auto make = [](bool is_luma) {
+        cv::Mat table(1, 256, CV_8U);
+        for (int i = 0; i < 256; ++i) {
+            const double value =
+                is_luma ? (i - 16) * 255.0 / 219.0 : (i - 128) * 255.0 / 224.0 + 128.0;
+            table.at<std::uint8_t>(i) = cv::saturate_cast<std::uint8_t>(value);
+        }
+        return table;
+    };
+    static const cv::Mat luma_table = make(true), chroma_table = make(false);
+    return luma ? luma_table : chroma_table;
+}
+
 }  // namespace
 
 cv::Size output_size(const FrameFormat& format, int width) {
@@ -51,12 +68,22 @@ EncodedBytes FrameEncoder::jpeg(const std::byte* frame, const FrameFormat& forma
                                 const Variant& variant) {
     const cv::Size size = output_size(format, variant.width);
     if (format.pixel_format == PixelFormat::i420 && size.width == static_cast<int>(format.width)) {
-        // Straight from the planes: no conversion to BGR (bench/serve_jpeg_bench.cpp).
-        return jpeg_encoder_.encode_i420(
-            frame + format.planes[0].offset, static_cast<int>(format.planes[0].stride),
-            frame + format.planes[1].offset, frame + format.planes[2].offset,
-            static_cast<int>(format.planes[1].stride), static_cast<int>(format.width),
-            static_cast<int>(format.height), variant.quality);
+        // From the planes, stretched to full range: no conversion to BGR
+        // (bench/serve_jpeg_bench.cpp).
+        const int width = static_cast<int>(format.width), height = static_cast<int>(format.height);
+        for (int plane = 0; plane < 3; ++plane) {
+            const bool luma = plane == 0;
+            const cv::Mat view(luma ? height : (height + 1) / 2, luma ? width : (width + 1) / 2,
+                               CV_8UC1, const_cast<std::byte*>(frame + format.planes[plane].offset),
+                               static_cast<std::size_t>(format.planes[plane].stride));
+            cv::LUT(view, range_table(luma), full_range_[plane]);
+        }
+        return jpeg_encoder_.encode_i420(reinterpret_cast<const std::byte*>(full_range_[0].data),
+                                         static_cast<int>(full_range_[0].step[0]),
+                                         reinterpret_cast<const std::byte*>(full_range_[1].data),
+                                         reinterpret_cast<const std::byte*>(full_range_[2].data),
+                                         static_cast<int>(full_range_[1].step[0]), width, height,
+                                         variant.quality);
     }
     cv::Mat source;
     std::optional<JpegInput> input = direct_input(format.pixel_format);

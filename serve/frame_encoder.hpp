@@ -36,6 +36,7 @@ class FrameEncoder {
     JpegEncoder jpeg_encoder_;
     cv::Mat converted_;  // reused: no allocation per frame once the size is steady
     cv::Mat scaled_;
+    cv::Mat full_range_[3];  // I420 planes in JPEG's full range (Y, U, V)
 };
 
 }  // namespace framebus::serve

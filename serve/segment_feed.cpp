@@ -1,5 +1,6 @@
 #include "segment_feed.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/post.hpp>
 
 namespace framebus::serve {
@@ -149,9 +150,14 @@ void SegmentFeed::encode_newest(FrameEncoder& encoder, std::map<Variant, std::ui
         }
         stats_.encodes.fetch_add(1, std::memory_order_relaxed);
         const cv::Size size = output_size(lease->format(), variant.width);
+        const std::int64_t publish_ns = lease->info().publish_ns;
+        std::string part_header = fmt::format(
+            "--{}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n"
+            "X-Framebus-Sequence: {}\r\nX-Framebus-Publish-Ns: {}\r\n\r\n",
+            kBoundary, jpeg.size(), sequence, publish_ns);
         frames.emplace_back(variant, std::make_shared<const EncodedFrame>(EncodedFrame{
-                                         std::move(jpeg), sequence, lease->info().publish_ns,
-                                         size.width, size.height}));
+                                         std::move(part_header), std::move(jpeg), sequence,
+                                         publish_ns, size.width, size.height}));
     }
     lease->release();  // the writer may reuse the slot from here on
     if (frames.empty()) return;

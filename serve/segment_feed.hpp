@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -25,7 +26,13 @@
 
 namespace framebus::serve {
 
+inline constexpr std::string_view kBoundary = "framebusframe";  // of the MJPEG responses
+
+// One frame of one variant as every client's MJPEG part: made once on the
+// feed thread, then only read; clients send it as scatter/gather buffers
+// (part_header, jpeg, CRLF), no copies and no formatting per client.
 struct EncodedFrame {
+    std::string part_header;  // boundary line and part headers, up to the blank line
     EncodedBytes jpeg;
     std::uint64_t sequence = 0;
     std::int64_t publish_ns = 0;  // the bus's clock (CLOCK_MONOTONIC): frame age at the client

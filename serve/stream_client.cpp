@@ -12,7 +12,9 @@ namespace beast = boost::beast;
 
 namespace {
 constexpr int kSendBufferBytes = 64 * 1024;  // the kernel doubles it: ~4 parts of 640x480
-}
+constexpr std::string_view kPartEnd = "\r\n";
+const std::string kFinalBoundary = fmt::format("--{}--\r\n", kBoundary);
+}  // namespace
 
 StreamClient::StreamClient(beast::tcp_stream stream, ConnectionSlot slot, FeedRegistry& registry,
                            ServeStats& stats, const StreamSettings& settings)
@@ -92,13 +94,10 @@ void StreamClient::write_next() {
         if (now_ns() - last_sent_ns_ < interval) return;  // a newer frame will come
     }
     sending_ = std::move(pending_);
-    part_header_ = fmt::format(
-        "--{}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n"
-        "X-Framebus-Sequence: {}\r\nX-Framebus-Publish-Ns: {}\r\n\r\n",
-        kBoundary, sending_->jpeg.size(), sending_->sequence, sending_->publish_ns);
+    // The frame's own bytes, shared with every other client of its variant.
     const std::array<net::const_buffer, 3> part{
-        net::buffer(part_header_), net::buffer(sending_->jpeg.data(), sending_->jpeg.size()),
-        net::buffer("\r\n", 2)};
+        net::buffer(sending_->part_header),
+        net::buffer(sending_->jpeg.data(), sending_->jpeg.size()), net::buffer(kPartEnd)};
     writing_ = true;
     stream_.expires_after(settings_.send_timeout);
     net::async_write(stream_, part,
@@ -118,10 +117,9 @@ void StreamClient::on_part_written(const boost::system::error_code& error) {
 }
 
 void StreamClient::finish() {
-    part_header_ = fmt::format("--{}--\r\n", kBoundary);
     writing_ = true;
     stream_.expires_after(settings_.send_timeout);
-    net::async_write(stream_, net::buffer(part_header_),
+    net::async_write(stream_, net::buffer(kFinalBoundary),
                      [self = shared_from_this()](const boost::system::error_code&, std::size_t) {
                          self->writing_ = false;
                          self->close();

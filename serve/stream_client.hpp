@@ -22,8 +22,6 @@ namespace framebus::serve {
 
 class FeedRegistry;
 
-inline constexpr std::string_view kBoundary = "framebusframe";
-
 struct StreamSettings {
     double fps = 0;  // 0: every frame; else at most this many parts a second
     std::chrono::milliseconds send_timeout{10000};
@@ -75,7 +73,6 @@ class StreamClient : public FeedClient, public std::enable_shared_from_this<Stre
     std::string header_;
     FramePtr pending_;  // the newest frame not yet sent
     FramePtr sending_;  // kept alive while its bytes are being written
-    std::string part_header_;
     std::uint64_t last_sent_ = 0;
     std::int64_t last_sent_ns_ = 0;
     bool writing_ = false;

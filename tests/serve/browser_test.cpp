@@ -123,6 +123,21 @@ TEST(ServeBrowser, ThePageShowsEachSegmentLiveInHeadlessChromium) {
     EXPECT_EQ(preview.at("naturalWidth"), 480);
     EXPECT_EQ(preview.at("naturalHeight"), 360);
 
+    // The page's facts count the server's own reader, attached for this preview.
+    const std::string facts_probe = R"js((() => {
+        const img = document.getElementById("preview-)js" +
+                                    name + R"js(");
+        return img.parentElement.querySelector(".facts").textContent;
+    })())js";
+    std::string facts;
+    const auto facts_deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < facts_deadline) {
+        facts = devtools.evaluate(facts_probe).value("value", std::string());
+        if (facts.find("readers 1 ") != std::string::npos) break;
+        std::this_thread::sleep_for(50ms);  // polling the page's state
+    }
+    EXPECT_NE(facts.find("readers 1 "), std::string::npos) << facts;
+
     const json shot = devtools.call("Page.captureScreenshot", {{"format", "png"}});
     const std::string png = base64_decode(shot.at("result").at("data"));
     const cv::Mat screen = decode(png, cv::IMREAD_COLOR);

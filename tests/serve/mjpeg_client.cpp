@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <limits>
 
 namespace framebus::test {
@@ -74,7 +75,7 @@ std::optional<HttpReply> http_get(unsigned short port, const std::string& target
 }
 
 MjpegStream::MjpegStream(unsigned short port, const std::string& target, int receive_buffer,
-                         std::size_t read_chunk, unsigned http_version)
+                         std::size_t read_chunk)
     : stream_(io_), read_chunk_(std::clamp<std::size_t>(read_chunk, 1, 65536)) {
     tcp::socket& socket = stream_.socket();
     beast::error_code opened;
@@ -86,8 +87,7 @@ MjpegStream::MjpegStream(unsigned short port, const std::string& target, int rec
         return;
     }
     set_receive_timeout(socket, std::chrono::seconds(10));
-    // HTTP/1.0 where a server would otherwise chunk the stream (Werkzeug does).
-    http::request<http::empty_body> request(http::verb::get, target, http_version);
+    http::request<http::empty_body> request(http::verb::get, target, 11);
     request.set(http::field::host, "127.0.0.1");
     beast::error_code error;
     http::write(socket, request, error);
@@ -107,7 +107,14 @@ MjpegStream::MjpegStream(unsigned short port, const std::string& target, int rec
     status_ = static_cast<int>(parser.get().result_int());
     content_type_ = std::string(parser.get()[http::field::content_type]);
     // What the header read took of the body stays ours.
-    buffer_.assign(static_cast<const char*>(buffer.data().data()), buffer.size());
+    chunked_ = parser.chunked();
+    (chunked_ ? raw_ : buffer_)
+        .assign(static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (chunked_ && !dechunk()) {
+        failure_ = "malformed chunked body";
+        connected_ = false;
+        return;
+    }
     const std::string key = "boundary=";
     if (auto at = content_type_.find(key); at != std::string::npos)
         boundary_ = content_type_.substr(at + key.size());
@@ -119,12 +126,53 @@ MjpegStream::MjpegStream(unsigned short port, const std::string& target, int rec
 }
 
 bool MjpegStream::fill(std::chrono::milliseconds timeout) {
+    if (last_chunk_) return false;  // the chunked body has ended
     set_receive_timeout(stream_.socket(), timeout);
     char chunk[65536];
     beast::error_code error;
     const std::size_t got = stream_.socket().read_some(net::buffer(chunk, read_chunk_), error);
     if (error || got == 0) return false;
-    buffer_.append(chunk, got);
+    if (!chunked_) {
+        buffer_.append(chunk, got);
+        return true;
+    }
+    raw_.append(chunk, got);
+    return dechunk();
+}
+
+// RFC 9112 section 7.1: each chunk is HEX-SIZE[;extensions] CRLF, payload, CRLF;
+// a chunk of size 0 (then trailers) ends the body.
+bool MjpegStream::dechunk() {
+    std::size_t at = 0;
+    while (!last_chunk_) {
+        if (chunk_left_ > 0) {
+            const std::size_t take = std::min(chunk_left_, raw_.size() - at);
+            if (take == 0) break;
+            buffer_.append(raw_, at, take);
+            at += take;
+            chunk_left_ -= take;
+            if (chunk_left_ == 0) chunk_crlf_ = true;
+            continue;
+        }
+        if (chunk_crlf_) {
+            if (raw_.size() - at < 2) break;
+            if (raw_.compare(at, 2, "\r\n") != 0) return false;
+            at += 2;
+            chunk_crlf_ = false;
+            continue;
+        }
+        const std::size_t line_end = raw_.find("\r\n", at);
+        if (line_end == std::string::npos) break;
+        std::size_t size = 0;
+        const char* first = raw_.data() + at;
+        const auto [end, error] = std::from_chars(first, raw_.data() + line_end, size, 16);
+        if (error != std::errc() || end == first || (*end != ';' && end != raw_.data() + line_end))
+            return false;
+        at = line_end + 2;
+        chunk_left_ = size;
+        last_chunk_ = size == 0;
+    }
+    raw_.erase(0, at);
     return true;
 }
 

@@ -1,6 +1,8 @@
 // A blocking HTTP client for the serve tests and the serve benchmark: plain
 // requests, and MJPEG responses read part by part (each part's sequence,
-// publish time and arrival time), over Boost.Beast on loopback.
+// publish time and arrival time), over Boost.Beast on loopback. HTTP/1.1, as
+// browsers ask: a body sent with Transfer-Encoding: chunked (Werkzeug's, for
+// the Flask baseline) is de-chunked as it arrives.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -40,7 +42,7 @@ class MjpegStream {
     // receive_buffer > 0 sets SO_RCVBUF; read_chunk is the most one read takes
     // from the socket (a slow client takes little more than the part it reads).
     MjpegStream(unsigned short port, const std::string& target, int receive_buffer = 0,
-                std::size_t read_chunk = 65536, unsigned http_version = 11);
+                std::size_t read_chunk = 65536);
     MjpegStream(const MjpegStream&) = delete;
     MjpegStream& operator=(const MjpegStream&) = delete;
 
@@ -58,12 +60,18 @@ class MjpegStream {
     void close();
 
   private:
-    bool fill(std::chrono::milliseconds timeout);  // more bytes into buffer_
+    bool fill(std::chrono::milliseconds timeout);  // more bytes of the body into buffer_
+    bool dechunk();  // the whole chunks' payload in raw_ to buffer_; false if malformed
     bool read_until(const std::string& marker, std::size_t& at, std::chrono::milliseconds timeout);
 
     boost::asio::io_context io_;
     boost::beast::tcp_stream stream_;
-    std::string buffer_;
+    std::string buffer_;  // the body (de-chunked), not yet taken by next()
+    std::string raw_;     // chunked bodies only: bytes as received, not yet de-chunked
+    bool chunked_ = false;
+    std::size_t chunk_left_ = 0;  // payload bytes of the current chunk still to come
+    bool chunk_crlf_ = false;     // the CRLF after a chunk's payload is due
+    bool last_chunk_ = false;     // the zero-size chunk came: the body has ended
     std::size_t read_chunk_;
     bool connected_ = false;
     std::string failure_;

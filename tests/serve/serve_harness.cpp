@@ -3,12 +3,27 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <set>
 #include <thread>
 
 #include "framebus/reader.hpp"
 #include "test_pattern.hpp"
+#include "test_support.hpp"
 
 namespace framebus::test {
+
+namespace {
+// Writers end SIGKILLed with their test (Program's destructor), which leaves
+// their segments behind: the names given to start_writer are unlinked when
+// the test program exits, after every test and its processes are gone.
+struct WriterSegments {
+    std::set<std::string> names;
+    ~WriterSegments() {
+        for (const std::string& name : names) remove_segment_file(name);
+    }
+};
+WriterSegments writer_segments;
+}  // namespace
 
 ServeProcess::ServeProcess(std::vector<std::string> extra_args) {
     std::vector<std::string> argv{FRAMEBUS_SERVE_BIN, "--listen", "127.0.0.1:0"};
@@ -28,6 +43,7 @@ long long ServeProcess::stat(const std::string& name) const {
 
 std::unique_ptr<Program> start_writer(const std::string& name, double fps, bool blocks,
                                       std::vector<std::string> extra_args) {
+    writer_segments.names.insert(name);
     std::vector<std::string> argv;
     if (blocks)
         argv = {FRAMEBUS_TEST_WRITER_BIN, "--name",    name,     "--fps",

@@ -80,6 +80,57 @@ TEST(Serve, PngSnapshotIsTheExactStampedFrameAndJpegDecodesToTheFrame) {
     EXPECT_LT(blocks_error(small), 6.0);
 }
 
+// The YUV formats take other encode paths than BGR: I420 goes to TurboJPEG
+// straight from its planes (unless scaled), NV12 and YUYV are converted first.
+// Each must come out as the blocks pattern's colours: swapped or misplaced
+// planes give wrong colours in some quadrant.
+TEST(Serve, YuvSegmentsAreEncodedToTheirFrameInEveryPath) {
+    for (const std::string format : {"i420", "nv12", "yuyv"}) {
+        SCOPED_TRACE(format);
+        const std::string name = unique_name("serve-" + format);
+        auto writer = start_writer(name, 30, /*blocks=*/true, {"--format", format});
+        ServeProcess serve;
+        ASSERT_TRUE(serve.ready()) << serve.program().err();
+
+        auto info = serve.get("/api/segments/" + name);
+        ASSERT_TRUE(info);
+        ASSERT_EQ(info->status, 200) << info->body;
+        EXPECT_NE(info->body.find("\"" + format + "\""), std::string::npos)
+            << "the writer published " << format << ": " << info->body;
+
+        // PNG: converted to BGR, lossless after that (YUV rounding only).
+        auto png = serve.get("/snapshot/" + name + ".png");
+        ASSERT_TRUE(png);
+        ASSERT_EQ(png->status, 200) << png->body;
+        const cv::Mat exact = decode(png->body, cv::IMREAD_UNCHANGED);
+        ASSERT_EQ(exact.type(), CV_8UC3);
+        ASSERT_EQ(exact.cols, 640);
+        ASSERT_EQ(exact.rows, 480);
+        EXPECT_LT(blocks_error(exact), 3.0);
+
+        // JPEG at full size (I420: the direct path) and scaled (the conversion path).
+        for (const std::string query : {"", "?width=320"}) {
+            SCOPED_TRACE(query);
+            auto jpeg = serve.get("/snapshot/" + name + ".jpg" + query);
+            ASSERT_TRUE(jpeg);
+            ASSERT_EQ(jpeg->status, 200) << jpeg->body;
+            EXPECT_EQ(jpeg->content_type, "image/jpeg");
+            const cv::Mat image = decode(jpeg->body, cv::IMREAD_COLOR);
+            ASSERT_EQ(image.cols, query.empty() ? 640 : 320);
+            EXPECT_LT(blocks_error(image), 6.0);
+        }
+
+        // The stream's encoder (the feed thread's), full size.
+        MjpegStream stream(serve.port(), "/stream/" + name);
+        ASSERT_TRUE(stream.connected()) << stream.failure();
+        auto part = stream.next(5s);
+        ASSERT_TRUE(part);
+        const cv::Mat streamed = decode(part->jpeg, cv::IMREAD_COLOR);
+        ASSERT_EQ(streamed.cols, 640);
+        EXPECT_LT(blocks_error(streamed), 6.0);
+    }
+}
+
 TEST(Serve, StreamIsMultipartJpegOfNewFramesWithTheirSequences) {
     const std::string name = unique_name("serve-stream");
     auto writer = start_writer(name, 30, /*blocks=*/true);
@@ -208,6 +259,47 @@ TEST(Serve, NothingIsEncodedWhileNobodyWatches) {
     const long long encodes = serve.stat("encodes");
     std::this_thread::sleep_for(500ms);  // measurement window
     EXPECT_EQ(serve.stat("encodes"), encodes);
+}
+
+// The server is a reader of a segment while someone watches it: the bus's
+// own count (the CLI's `framebus ls --json`, and the same document at
+// /api/segments, which the page shows) has it, with the server's pid, and
+// loses it once the last client has gone.
+TEST(Serve, TheServersReaderIsCountedWhileAClientWatches) {
+    const std::string name = unique_name("serve-readers");
+    auto writer = start_writer(name, 30);
+    ServeProcess serve;
+    ASSERT_TRUE(serve.ready()) << serve.program().err();
+    const auto readers_in = [&name](const nlohmann::json& list) {
+        for (const auto& segment : list.at("segments"))
+            if (segment.at("name") == name) return segment.at("readers_attached").get<int>();
+        return -1;
+    };
+    const auto cli_readers = [&] {
+        const ProgramRun run = run_program({FRAMEBUS_CLI_BIN, "ls", "--json"}, 10s);
+        EXPECT_EQ(run.exit_code, 0) << run.err;
+        return readers_in(nlohmann::json::parse(run.out));
+    };
+    EXPECT_EQ(cli_readers(), 0) << "nobody watches: the server has no reader";
+    {
+        MjpegStream stream(serve.port(), "/stream/" + name);
+        ASSERT_TRUE(stream.next(5s));
+        EXPECT_EQ(cli_readers(), 1);
+        auto list = serve.get("/api/segments");
+        ASSERT_TRUE(list);
+        EXPECT_EQ(readers_in(nlohmann::json::parse(list->body)), 1) << list->body;
+        auto info = serve.get("/api/segments/" + name);
+        ASSERT_TRUE(info);
+        const auto readers = nlohmann::json::parse(info->body).at("readers");
+        ASSERT_EQ(readers.size(), 1u) << info->body;
+        EXPECT_EQ(readers[0].at("pid"), serve.program().pid());
+        EXPECT_EQ(readers[0].at("alive"), true);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (serve.stat("feeds") != 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);  // polling the server's state
+    ASSERT_EQ(serve.stat("feeds"), 0);
+    EXPECT_EQ(cli_readers(), 0) << "the reader went with the last client";
 }
 
 TEST(Serve, SigtermClosesOpenStreamsAndExitsZero) {
