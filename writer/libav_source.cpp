@@ -7,7 +7,6 @@
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/cpu.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
@@ -16,11 +15,7 @@ extern "C" {
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "framebus/frame.hpp"
 
@@ -148,88 +143,6 @@ AVPixelFormat pick_vaapi(AVCodecContext*, const AVPixelFormat* formats) {
     return formats[0];  // the software format: the decoder falls back
 }
 
-// One decoder of its own on its own thread, for codecs whose every frame
-// stands alone (MJPEG): libavcodec has no threading for those, so a file's
-// frames are decoded several at once, one per lane, and collected in order.
-class Lane {
-  public:
-    Lane() : frame_(av_frame_alloc()), packet_(av_packet_alloc()) {}
-    Lane(const Lane&) = delete;
-    Lane& operator=(const Lane&) = delete;
-    ~Lane() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        wake_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    // Opens this lane's decoder like the source's own (one thread each).
-    bool open(const AVCodec* codec, const AVCodecParameters* parameters) {
-        decoder_.reset(avcodec_alloc_context3(codec));
-        if (!decoder_ || !frame_ || !packet_ ||
-            avcodec_parameters_to_context(decoder_.get(), parameters) < 0)
-            return false;
-        decoder_->thread_count = 1;
-        if (avcodec_open2(decoder_.get(), codec, nullptr) < 0) return false;
-        thread_ = std::thread([this] { run(); });
-        return true;
-    }
-
-    // Hands the lane `packet` (moved from) to decode.
-    void submit(AVPacket* packet) {
-        {
-            std::lock_guard lock(mutex_);
-            av_packet_move_ref(packet_.get(), packet);
-            state_ = State::queued;
-        }
-        wake_.notify_all();
-    }
-
-    // Waits for the submitted packet's frame and moves it into `into`: 0, or
-    // libav's error (AVERROR(EAGAIN): the packet made no frame).
-    int collect(AVFrame* into) {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [this] { return state_ == State::done; });
-        state_ = State::idle;
-        if (result_ == 0) {
-            av_frame_unref(into);
-            av_frame_move_ref(into, frame_.get());
-        }
-        return result_;
-    }
-
-  private:
-    enum class State { idle, queued, done };
-
-    void run() {
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            wake_.wait(lock, [this] { return stop_ || state_ == State::queued; });
-            if (stop_) return;
-            lock.unlock();  // the main thread only waits for `done` meanwhile
-            int result = avcodec_send_packet(decoder_.get(), packet_.get());
-            av_packet_unref(packet_.get());
-            if (result == 0) result = avcodec_receive_frame(decoder_.get(), frame_.get());
-            lock.lock();
-            result_ = result;
-            state_ = State::done;
-            wake_.notify_all();
-        }
-    }
-
-    std::unique_ptr<AVCodecContext, CodecContextFree> decoder_;
-    std::unique_ptr<AVFrame, FrameFree> frame_;
-    std::unique_ptr<AVPacket, PacketFree> packet_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    State state_ = State::idle;
-    int result_ = 0;
-    bool stop_ = false;
-    std::thread thread_;  // last: started after, joined before the rest goes
-};
-
 class LibavSource final : public FrameSource {
   public:
     LibavSource(SourceType type, std::string spec, const Options& options)
@@ -278,12 +191,6 @@ class LibavSource final : public FrameSource {
         if (options_.hwaccel != Hwaccel::none) setup_hwaccel(hwaccel_note);
         if (const int err = avcodec_open2(decoder_.get(), codec, nullptr); err < 0)
             return av_error_text(err);
-        if (const int lanes = lane_count(codec); lanes > 1) {
-            for (int i = 0; i < lanes; ++i) {
-                lanes_.push_back(std::make_unique<Lane>());
-                if (!lanes_.back()->open(codec, stream->codecpar)) return "cannot open a decoder";
-            }
-        }
         frame_.reset(av_frame_alloc());
         downloaded_.reset(av_frame_alloc());
         packet_.reset(av_packet_alloc());
@@ -296,7 +203,6 @@ class LibavSource final : public FrameSource {
         decoded_ = 0;
         draining_ = false;
         current_ = nullptr;
-        submitted_ = collected_ = 0;
         return {};
     }
 
@@ -305,7 +211,6 @@ class LibavSource final : public FrameSource {
     Grab grab() override {
         current_ = nullptr;
         if (!decoder_) return live() ? Grab::failed : Grab::end;  // suspended or failed to reopen
-        if (!lanes_.empty()) return grab_from_lanes();
         for (;;) {
             const int got = avcodec_receive_frame(decoder_.get(), frame_.get());
             if (got == 0) {
@@ -430,7 +335,6 @@ class LibavSource final : public FrameSource {
   private:
     void close() {
         current_ = nullptr;
-        lanes_.clear();  // joins their threads before the input goes
         scaler_.reset();
         packet_.reset();
         downloaded_.reset();
@@ -458,51 +362,6 @@ class LibavSource final : public FrameSource {
         hw_device_.reset(device);
         decoder_->hw_device_ctx = av_buffer_ref(device);
         decoder_->get_format = pick_vaapi;
-    }
-
-    // Lanes for a file of a codec whose frames stand alone and which libav
-    // does not thread itself (MJPEG): one per decoder thread asked for.
-    int lane_count(const AVCodec* codec) const {
-        if (live() || hw_device_ || options_.thread_type == ThreadType::slice) return 0;
-        const AVCodecDescriptor* descriptor = avcodec_descriptor_get(codec->id);
-        const bool stands_alone =
-            descriptor != nullptr && (descriptor->props & AV_CODEC_PROP_INTRA_ONLY) != 0;
-        // Without CAP_DELAY a packet makes at most one frame, at once.
-        const int own_threads =
-            AV_CODEC_CAP_FRAME_THREADS | AV_CODEC_CAP_SLICE_THREADS | AV_CODEC_CAP_DELAY;
-        if (!stands_alone || (codec->capabilities & own_threads) != 0) return 0;
-        const int wanted = options_.decoder_threads > 0 ? options_.decoder_threads : av_cpu_count();
-        return std::clamp(wanted, 1, 16);
-    }
-
-    // grab() over the lanes: keeps every lane busy with the next packets in
-    // file order and takes their frames in that order.
-    Grab grab_from_lanes() {
-        for (;;) {
-            while (!draining_ && submitted_ - collected_ < lanes_.size()) {
-                const int read = av_read_frame(input_.get(), packet_.get());
-                if (read < 0) {
-                    draining_ = true;  // the lanes still hold frames
-                    break;
-                }
-                if (packet_->stream_index == stream_) {
-                    if ((packet_->flags & AV_PKT_FLAG_CORRUPT) != 0) ++damaged_;
-                    lanes_[submitted_++ % lanes_.size()]->submit(packet_.get());
-                }
-                av_packet_unref(packet_.get());
-            }
-            if (collected_ == submitted_) return at_end();
-            const int got = lanes_[collected_++ % lanes_.size()]->collect(frame_.get());
-            if (got == AVERROR(EAGAIN)) continue;  // a packet without a picture
-            if (got < 0 || (frame_->flags & AV_FRAME_FLAG_CORRUPT) != 0 ||
-                frame_->decode_error_flags != 0) {
-                ++damaged_;  // decoded past, as in grab()
-                continue;
-            }
-            current_ = frame_.get();
-            ++decoded_;
-            return Grab::frame;
-        }
     }
 
     // Makes frame_ (or its download from the GPU) the current frame.
@@ -548,11 +407,8 @@ class LibavSource final : public FrameSource {
     std::unique_ptr<AVFrame, FrameFree> downloaded_;
     std::unique_ptr<AVPacket, PacketFree> packet_;
     std::unique_ptr<SwsContext, SwsFree> scaler_;
-    std::vector<std::unique_ptr<Lane>> lanes_;  // empty: decoder_ decodes
-    std::uint64_t submitted_ = 0;               // packets handed to lanes
-    std::uint64_t collected_ = 0;               // of which taken back
-    const AVFrame* current_ = nullptr;          // the grabbed frame
-    std::int64_t captured_ns_ = 0;              // live: its packet's receive time; 0 for files
+    const AVFrame* current_ = nullptr;  // the grabbed frame
+    std::int64_t captured_ns_ = 0;      // live: its packet's receive time; 0 for files
     int stream_ = -1;
     bool draining_ = false;
     std::uint64_t announced_ = 0;  // frames the container announced (files); 0: unknown

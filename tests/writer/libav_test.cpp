@@ -170,21 +170,6 @@ TEST_F(Libav, NativeI420IsExactlyWhatFfmpegDecodes) {
     }
 }
 
-// MJPEG files are decoded several frames at once, one decoder per lane: the
-// frames must come out whole and in file order, exactly as one decoder's.
-TEST_F(Libav, MjpegDecodedInLanesIsFrameForFrameWhatOneDecoderMakes) {
-    std::string err;
-    const Collected one = run({"--decoder-threads", "1", clip("mjpeg.avi")});
-    const Collected lanes = run({"--decoder-threads", "3", clip("mjpeg.avi")}, &err);
-    ASSERT_EQ(one.frames.size(), ffprobe_frames("mjpeg.avi"));
-    ASSERT_EQ(lanes.frames.size(), one.frames.size()) << err;
-    for (std::size_t i = 0; i < one.frames.size(); ++i) {
-        EXPECT_EQ(lanes.frames[i].format, one.frames[i].format) << "frame " << i;
-        EXPECT_TRUE(lanes.frames[i].planes == one.frames[i].planes) << "frame " << i;
-    }
-    EXPECT_EQ(summary_value(err, "decode_errors"), 0u) << err;
-}
-
 TEST_F(Libav, ResizeAndEveryFormatGoThroughSwsScaleIntoTheSlot) {
     for (const PixelFormatInfo& info : pixel_formats()) {
         const Collected got = run({"--decoder", "libav", "--format", info.name, "--resize",
