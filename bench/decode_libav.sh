@@ -5,8 +5,12 @@
 #   (c) framebus-writer --decoder libav --format bgr24   (sws_scale into the slot)
 #   (d) framebus-writer --decoder libav --format native  (the decoder's planes, one copy)
 #   (d) again with slice threads only and frame threads only.
+#   (c) and (d) again with --slots 3: the default ring (18 slots) is cycled
+#   whole while no reader is attached, so every frame lands in a cold slot
+#   and the first lap page-faults the whole ring; 3 slots stay in the cache.
 # Clips (made here with ffmpeg): 1080p H.264 and 720p MJPEG. Each case runs
-# --runs times; the table shows the median wall time (frames/s), CPU time per
+# --runs times, in rounds that take every case once (so a change of the
+# machine's load hits all cases alike); the table shows the median wall time (frames/s), CPU time per
 # frame (user+sys) and instructions per frame (perf stat if the machine has
 # counters, else callgrind: see instructions_per_frame).
 #   bench/decode_libav.sh --bin-dir BUILD [--frames N] [--runs R] [--callgrind-frames N]
@@ -20,7 +24,7 @@ while [ $# -gt 0 ]; do
     --runs) runs=${2:?}; shift ;;
     --callgrind-frames) cg_frames=${2:?}; shift ;;
     --no-instructions) count_instructions=0 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "decode_libav.sh: error: unknown option '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -45,7 +49,7 @@ if perf stat -x, -e instructions true 2>&1 | grep -q '^[0-9]'; then have_perf=1;
 
 # case label -> command (the clip is appended)
 labels=("a VideoCapture::read" "b writer, opencv" "c writer, libav bgr24" "d writer, libav native"
-        "d  slice threads" "d  frame threads")
+        "d  slice threads" "d  frame threads" "c  --slots 3" "d  --slots 3")
 command_of() {
   local name=fb-bench-$$
   case "$1" in
@@ -55,6 +59,8 @@ command_of() {
     3) echo "$writer --quiet --fps 0 --name $name --decoder libav --format native" ;;
     4) echo "$writer --quiet --fps 0 --name $name --decoder libav --format native --thread-type slice" ;;
     5) echo "$writer --quiet --fps 0 --name $name --decoder libav --format native --thread-type frame" ;;
+    6) echo "$writer --quiet --fps 0 --name $name --decoder libav --format bgr24 --slots 3" ;;
+    7) echo "$writer --quiet --fps 0 --name $name --decoder libav --format native --slots 3" ;;
   esac
 }
 
@@ -92,16 +98,19 @@ instructions_per_frame() {
 printf '| clip | case | frames/s | CPU ms/frame | instructions/frame | fps vs (a) |\n'
 printf '|---|---|---:|---:|---:|---:|\n'
 for clip in "${clips[@]}"; do
+  declare -A walls=() cpus=()
+  for _ in $(seq "$runs"); do
+    for i in "${!labels[@]}"; do
+      read -r -a cmd <<<"$(command_of "$i")"
+      read -r wall cpu < <(measure "${cmd[@]}" "$clip")
+      walls[$i]+="$wall "; cpus[$i]+="$cpu "
+    done
+  done
   base_fps=""
   for i in "${!labels[@]}"; do
     read -r -a cmd <<<"$(command_of "$i")"
-    walls=() cpus=()
-    for _ in $(seq "$runs"); do
-      read -r wall cpu < <(measure "${cmd[@]}" "$clip")
-      walls+=("$wall"); cpus+=("$cpu")
-    done
-    wall=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
-    cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
+    wall=$(printf '%s\n' ${walls[$i]} | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
+    cpu=$(printf '%s\n' ${cpus[$i]} | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
     fps=$(awk -v f="$frames" -v w="$wall" 'BEGIN { printf "%.1f", f / w }')
     cpu_ms=$(awk -v f="$frames" -v c="$cpu" 'BEGIN { printf "%.2f", 1000 * c / f }')
     ipf=""
@@ -111,6 +120,7 @@ for clip in "${clips[@]}"; do
     printf '| %s | %s | %s | %s | %s | %s× |\n' "${clip##*/}" "${labels[$i]}" "$fps" "$cpu_ms" \
       "$( [ -n "$ipf" ] && awk -v n="$ipf" 'BEGIN { printf "%.1f M", n / 1e6 }' || echo "—")" "$ratio"
   done
+  unset walls cpus
 done
 if [ $have_perf = 0 ]; then
   echo

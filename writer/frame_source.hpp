@@ -63,6 +63,11 @@ class FrameSource {
     // Cameras, URLs, pipelines: stalls are reconnected, not rewound.
     [[nodiscard]] virtual bool live() const = 0;
 
+    // When the grabbed frame was captured (CLOCK_MONOTONIC ns), if the source
+    // knows better than the publisher, which otherwise stamps the time grab()
+    // returned; 0: it does not.
+    [[nodiscard]] virtual std::int64_t capture_ns() const { return 0; }
+
     // The frames carry a stamp_frame() stamp (added by the publisher, last).
     [[nodiscard]] virtual bool stamps() const { return false; }
 

@@ -13,8 +13,11 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+
+#include "framebus/frame.hpp"
 
 namespace framebus::writer {
 
@@ -52,7 +55,7 @@ std::string av_error_text(int error) {
 
 // The bus's format for libav's, where the bytes are laid out identically.
 // Full-range (JPEG) 4:2:0 is I420 too: published as is, since converting
-// its range costs more than the decoding (sws_scale's slow path); the bus
+// its range (sws_scale's general path) adds ~70 % to decoding it; the bus
 // has no range field yet, so readers show it with BT.601 limited-range
 // coefficients (a little more contrast).
 PixelFormat bus_format_of(AVPixelFormat format) {
@@ -241,6 +244,10 @@ class LibavSource final : public FrameSource {
             }
             if (packet_->stream_index == stream_) {
                 if ((packet_->flags & AV_PKT_FLAG_CORRUPT) != 0) ++damaged_;
+                // Live sources: the frame was captured no later than its packet
+                // arrived (not when it left the decoder); the decoder hands
+                // this value back on the frame that packet becomes.
+                if (live()) decoder_->reordered_opaque = now_ns();
                 if (avcodec_send_packet(decoder_.get(), packet_.get()) < 0) ++damaged_;
             }
             av_packet_unref(packet_.get());
@@ -320,6 +327,8 @@ class LibavSource final : public FrameSource {
     }
     std::uint64_t zero_copy_misses() const override { return misses_; }
 
+    std::int64_t capture_ns() const override { return current_ != nullptr ? captured_ns_ : 0; }
+
     [[nodiscard]] const std::string& codec_name() const { return codec_name_; }
     [[nodiscard]] bool hardware() const { return hw_device_ != nullptr; }
 
@@ -357,6 +366,13 @@ class LibavSource final : public FrameSource {
 
     // Makes frame_ (or its download from the GPU) the current frame.
     bool take_frame() {
+        if (live()) {
+            // The receive time of the frame's packet. Frames leave the decoder
+            // in display order, which may put a packet received later (a
+            // B-frame's) first: the stamps stay monotonic.
+            const std::int64_t received = frame_->reordered_opaque;
+            captured_ns_ = std::max(received > 0 ? received : now_ns(), captured_ns_);
+        }
         if (frame_->format == AV_PIX_FMT_VAAPI) {
             // Hardware frames come down as NV12 into a buffer of libav's:
             // an extra copy before the slot, counted.
@@ -392,6 +408,7 @@ class LibavSource final : public FrameSource {
     std::unique_ptr<AVPacket, PacketFree> packet_;
     std::unique_ptr<SwsContext, SwsFree> scaler_;
     const AVFrame* current_ = nullptr;  // the grabbed frame
+    std::int64_t captured_ns_ = 0;      // live: its packet's receive time; 0 for files
     int stream_ = -1;
     bool draining_ = false;
     std::uint64_t announced_ = 0;  // frames the container announced (files); 0: unknown

@@ -101,7 +101,8 @@ int Publisher::run_loop(bool first_grabbed) {
         }
         grabbed = false;
         empty_restarts = 0;
-        if (publish_grabbed(now_ns()) == Step::failed) return 1;
+        const std::int64_t captured = source_.capture_ns();
+        if (publish_grabbed(captured != 0 ? captured : now_ns()) == Step::failed) return 1;
     }
     return 0;
 }

@@ -39,6 +39,8 @@ std::uint64_t ffprobe_frames(const std::string& file) {
 
 struct Frame {
     std::uint64_t sequence = 0;
+    std::int64_t capture_ns = 0;
+    std::int64_t publish_ns = 0;
     FrameFormat format;
     std::vector<std::uint8_t> planes;  // every plane's rows, tightly, in order
     cv::Mat bgr;                       // the adapter's to_bgr of it
@@ -54,6 +56,8 @@ struct Collected {
 Frame copy_of(const Lease& lease) {
     Frame frame;
     frame.sequence = lease.sequence();
+    frame.capture_ns = lease.info().capture_ns;
+    frame.publish_ns = lease.info().publish_ns;
     frame.format = lease.format();
     const FrameFormat& f = frame.format;
     for (std::uint32_t p = 0; p < f.plane_count; ++p)
@@ -208,6 +212,23 @@ TEST_F(Libav, AStreamUrlThatDropsIsReconnectedAndFramesResume) {
     EXPECT_EQ(got.frames.size(), 45u) << err;
     EXPECT_GE(summary_value(err, "reconnects").value_or(0), 1u) << err;
     EXPECT_GE(server.connections(), 2);
+}
+
+// A live source's frames are stamped with their packet's receive time: never
+// after the frame was published, never earlier than the frame before.
+TEST_F(Libav, StreamFramesCarryAMonotonicCaptureTimeNoLaterThanTheirPublishing) {
+    FileHttpServer server(clip("mpeg4.avi"));
+    std::string err;
+    const Collected got =
+        run({"--decoder", "libav", "--max-frames", "20", server.url("/clip.avi")}, &err);
+    ASSERT_EQ(got.frames.size(), 20u) << err;
+    std::int64_t previous = 0;
+    for (const Frame& frame : got.frames) {
+        EXPECT_GT(frame.capture_ns, 0) << frame.sequence;
+        EXPECT_LE(frame.capture_ns, frame.publish_ns) << frame.sequence;
+        EXPECT_GE(frame.capture_ns, previous) << frame.sequence;
+        previous = frame.capture_ns;
+    }
 }
 
 // ---- hardware decoding, choices -------------------------------------------------------
