@@ -577,8 +577,10 @@ class Report {
                      "64 ÷ 1 readers: "
                   << times(ratio(many, one)) << " (target: flat within 10 %, "
                   << ((many && one && *many <= *one * 1.1) ? "**met**" : "**missed**")
-                  << ": `commit()` makes one `FUTEX_WAKE` for all sleepers, and the kernel "
-                     "wakes them one by one inside that call).\n\n";
+                  << ": `commit()` makes one `FUTEX_WAKE` for all sleepers; the kernel wakes "
+                     "them one by one inside that call, and on few CPUs the woken readers "
+                     "preempt the writer before the call returns, so the publish lasts until "
+                     "they have run: `acquire()` stays flat, the cost is all in `commit()`).\n\n";
     }
 
     void memory_table() {
