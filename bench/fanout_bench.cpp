@@ -16,6 +16,7 @@
 #include "framebus/reader.hpp"
 #include "framebus/writer.hpp"
 #include "segment_peek.hpp"
+#include "zero_copy.hpp"
 
 namespace framebus::bench {
 namespace {
@@ -206,6 +207,10 @@ void register_fanout_benchmarks(const RunLengths& run) {
             ->UseRealTime()
             ->Iterations(1);
     }
+#ifdef FRAMEBUS_BENCH_HAVE_ICEORYX
+    register_iceoryx_fanout_benchmarks(
+        static_cast<std::uint32_t>(run.fanout_frames) + kFanoutWarmup, kFanoutWarmup);
+#endif
 }
 
 }  // namespace framebus::bench

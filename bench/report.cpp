@@ -581,6 +581,25 @@ class Report {
                      "them one by one inside that call, and on few CPUs the woken readers "
                      "preempt the writer before the call returns, so the publish lasts until "
                      "they have run: `acquire()` stays flat, the cost is all in `commit()`).\n\n";
+        // iceoryx, same method where it has one (ice_fanout, iceoryx_bench.cpp).
+        std::vector<Row> ice_rows;
+        for (const Case& c : cases) {
+            const std::string key = "ice" + std::string(c.key).substr(3);
+            if (!r_.find(key)) continue;
+            auto v = [&](const char* counter) { return r_.counter(key, counter); };
+            ice_rows.push_back(
+                {{c.title, duration(v("publish_p50_ns")) + " / " + duration(v("publish_p99_ns")),
+                  duration(v("first_wake_p50_ns")),
+                  duration(v("last_wake_p50_ns")) + " / " + duration(v("last_wake_p99_ns"))}});
+        }
+        if (!ice_rows.empty()) {
+            std::cout << "iceoryx, same run (a `WaitSet` per subscriber process, publish = "
+                         "`loan()` + `publish()`; each frame 1 ms after every subscriber said "
+                         "it is about to block):\n\n";
+            print_table({"640x480, subscribers", "publish p50 / p99", "first woken p50",
+                         "last woken p50 / p99"},
+                        ice_rows);
+        }
     }
 
     void memory_table() {
