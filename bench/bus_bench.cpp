@@ -24,7 +24,7 @@ namespace {
 WriterOptions writer_options(const std::string& name, const FrameSize& size) {
     WriterOptions options;
     options.name = name;
-    options.max_readers = 8;  // the default of framebus-writer; slots = 10
+    options.max_readers = 8;  // the default of framebus-writer; slots = 8 * 2 + 2 = 18
     options.initial_format = size.format();
     return options;
 }

@@ -16,6 +16,7 @@
 #include "framebus/reader.hpp"
 #include "framebus/writer.hpp"
 #include "segment_peek.hpp"
+#include "zero_copy.hpp"
 
 namespace framebus::bench {
 namespace {
@@ -26,6 +27,13 @@ long voluntary_switches() {
     rusage usage{};
     ::getrusage(RUSAGE_SELF, &usage);
     return usage.ru_nvcsw;
+}
+
+// Times this thread was preempted: in the writer, by readers its wake made runnable.
+long involuntary_switches() {
+    rusage usage{};
+    ::getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_nivcsw;
 }
 
 // Until `count` readers sit in wait(), sleeping between looks: with up to
@@ -100,16 +108,26 @@ void fanout(benchmark::State& state, std::uint32_t readers, std::uint32_t stoppe
     // Stopped inside wait(): still counted as waiters, never acknowledging.
     for (std::uint32_t r = 0; r < stopped; ++r) ::kill(processes[r]->pid(), SIGSTOP);
     const FrameFormat format = size.format();
-    std::vector<std::int64_t> publish_ns;
+    // Publish split in two: acquire() (the slot choice, which reads every
+    // reader's entry) and commit() (stores, then one FUTEX_WAKE of all sleepers).
+    std::vector<std::int64_t> publish_ns, acquire_ns, commit_ns;
+    long preempted = 0;
     for (std::uint32_t seq = 1; seq <= paced; ++seq) {
         if (!ch->acked[0].wait_for(running * (seq - 1), 0) || !wait_for_waiters(peek, readers))
             return fail(state, "readers stopped taking frames");
+        const long preempted_before = involuntary_switches();
         const std::int64_t t0 = now_ns();
         auto slot = writer->acquire(format);
+        const std::int64_t t1 = now_ns();
         if (!slot) return fail(state, slot.error().message);
         slot->commit();
-        const std::int64_t t1 = now_ns();
-        if (seq > kFanoutWarmup) publish_ns.push_back(t1 - t0);
+        const std::int64_t t2 = now_ns();
+        if (seq > kFanoutWarmup) {
+            publish_ns.push_back(t2 - t0);
+            acquire_ns.push_back(t1 - t0);
+            commit_ns.push_back(t2 - t1);
+            preempted += involuntary_switches() - preempted_before;
+        }
     }
     if (!ch->acked[0].wait_for(running * paced, 0))
         return fail(state, "readers stopped taking frames");
@@ -146,12 +164,20 @@ void fanout(benchmark::State& state, std::uint32_t readers, std::uint32_t stoppe
         empty_wakes += samples[counts_at + 2 * r + 1];
     }
     const LatencySummary publish = summarize(publish_ns);
+    const LatencySummary acquire = summarize(acquire_ns);
+    const LatencySummary commit = summarize(commit_ns);
     const LatencySummary first_woken = summarize(first);
     const LatencySummary last_woken = summarize(last);
     state.counters["readers"] = readers;
     state.counters["stopped"] = stopped;
     state.counters["publish_p50_ns"] = publish.p50;
     state.counters["publish_p99_ns"] = publish.p99;
+    state.counters["acquire_p50_ns"] = acquire.p50;
+    state.counters["commit_p50_ns"] = commit.p50;
+    // Preemptions of the writer inside publish, per frame: readers woken by
+    // the FUTEX_WAKE taking the writer's CPU before the call returns.
+    state.counters["writer_preempted_per_frame"] =
+        publish_ns.empty() ? 0 : static_cast<double>(preempted) / publish_ns.size();
     state.counters["first_wake_p50_ns"] = first_woken.p50;
     state.counters["last_wake_p50_ns"] = last_woken.p50;
     state.counters["last_wake_p99_ns"] = last_woken.p99;
@@ -181,6 +207,10 @@ void register_fanout_benchmarks(const RunLengths& run) {
             ->UseRealTime()
             ->Iterations(1);
     }
+#ifdef FRAMEBUS_BENCH_HAVE_ICEORYX
+    register_iceoryx_fanout_benchmarks(
+        static_cast<std::uint32_t>(run.fanout_frames) + kFanoutWarmup, kFanoutWarmup);
+#endif
 }
 
 }  // namespace framebus::bench

@@ -10,14 +10,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "bench_support.hpp"
 #include "iceoryx_hoofs/log/logmanager.hpp"
@@ -262,7 +266,111 @@ void iceoryx_rate(benchmark::State& state, FrameSize size) {
     zero_copy_rate<IceoryxTransport>(state, size);
 }
 
+// The many-readers case of fanout_bench.cpp for iceoryx: `readers`
+// subscriber processes, each blocked in its WaitSet, one publisher process;
+// a frame is sent once every reader took the previous one and said it is
+// about to block, plus 1 ms so that all of them sleep (iceoryx has no waiter
+// count to look at). Publish = loan() + stamp + publish(), timed in the
+// publisher; wake = now_ns() after take() - the stamp, first and last reader.
+void iceoryx_fanout(benchmark::State& state, std::uint32_t readers, std::uint32_t paced,
+                    std::uint32_t warmup) {
+    std::string error;
+    if (!roudi().ensure_running(error)) return fail(state, error);
+    const std::string name = unique_segment_name("icefan");
+    const FrameSize size = kFrameSizes[0];
+    const std::size_t publish_at = std::size_t{readers} * paced;
+    SharedChannel ch(publish_at + paced);
+    std::int64_t* samples = ch.samples();
+    std::fill(samples, samples + publish_at + paced, -1);
+    std::vector<std::unique_ptr<ChildProcess>> processes;
+    for (std::uint32_t r = 0; r < readers; ++r) {
+        processes.push_back(std::make_unique<ChildProcess>([&, r] {
+            // One registration with RouDi at a time: 64 at once on 2 CPUs
+            // starve their keep-alive threads and RouDi drops them.
+            if (!ch->go.wait_for(1, 0) || !ch->ready.wait_for(r, 0, std::chrono::seconds(120)))
+                return 3;
+            auto reader = IceoryxTransport::Reader::open(name, size);
+            if (!reader || !wait_until([&] { return reader->connected(); })) return 4;
+            ch->ready.add();
+            for (std::uint32_t n = 0; n < paced; ++n) {
+                ch->armed.add();
+                const std::byte* frame = nullptr;
+                while ((frame = reader->take()) == nullptr)
+                    if (!reader->wait()) return 5;
+                const std::int64_t taken_ns = now_ns();
+                std::int64_t stamp = 0;
+                std::memcpy(&stamp, frame, sizeof stamp);
+                samples[std::size_t{r} * paced + n] = taken_ns - stamp;
+                reader->release();
+                ch->acked[0].add();
+            }
+            return 0;
+        }));
+    }
+    ChildProcess writer_process([&] {
+        pin_this_thread(writer_cpu());
+        auto writer = IceoryxTransport::Writer::open(name, size);
+        if (!writer) return 3;
+        ch->go.store(1);
+        if (!ch->ready.wait_for(readers, 0, std::chrono::seconds(120))) return 4;
+        for (std::uint32_t n = 0; n < paced; ++n) {
+            if (!ch->acked[0].wait_for(readers * n, 0) || !ch->armed.wait_for(readers * (n + 1), 0))
+                return 5;
+            ::usleep(1000);
+            const std::int64_t t0 = now_ns();
+            std::byte* frame = writer->loan();
+            if (frame == nullptr) return 6;
+            const std::int64_t stamp = now_ns();
+            std::memcpy(frame, &stamp, sizeof stamp);
+            writer->publish();
+            samples[publish_at + n] = now_ns() - t0;
+        }
+        return ch->acked[0].wait_for(readers * paced, 0) ? 0 : 7;
+    });
+    const int code = writer_process.wait(std::chrono::seconds(300));
+    ch->stop.store(1);
+    if (code != 0) return fail(state, "publisher process failed with code " + std::to_string(code));
+    for (auto& p : processes)
+        if (!reap(state, *p, "reader")) return;
+    for (auto _ : state) {
+    }
+    std::vector<std::int64_t> publish, first, last;
+    for (std::uint32_t n = warmup; n < paced; ++n) {
+        publish.push_back(samples[publish_at + n]);
+        std::int64_t lo = INT64_MAX, hi = 0;
+        for (std::uint32_t r = 0; r < readers; ++r) {
+            const std::int64_t v = samples[std::size_t{r} * paced + n];
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        first.push_back(lo);
+        last.push_back(hi);
+    }
+    const LatencySummary p = summarize(publish);
+    state.counters["readers"] = readers;
+    state.counters["publish_p50_ns"] = p.p50;
+    state.counters["publish_p99_ns"] = p.p99;
+    state.counters["first_wake_p50_ns"] = summarize(first).p50;
+    state.counters["last_wake_p50_ns"] = summarize(last).p50;
+    state.counters["last_wake_p99_ns"] = summarize(last).p99;
+    state.counters["samples"] = static_cast<double>(publish.size());
+}
+
 }  // namespace
+
+void register_iceoryx_fanout_benchmarks(std::uint32_t paced, std::uint32_t warmup) {
+    if (!find_in_path("iox-roudi") || ::access("/dev/shm/iceoryx_mgmt", F_OK) == 0) return;
+    benchmark::internal::Benchmark* last = nullptr;
+    for (const std::uint32_t readers : {1u, 8u, 16u, 64u}) {
+        last = benchmark::RegisterBenchmark(
+                   ("ice_fanout/readers_" + std::to_string(readers)).c_str(),
+                   [=](benchmark::State& s) { iceoryx_fanout(s, readers, paced, warmup); })
+                   ->Unit(benchmark::kMillisecond)
+                   ->UseRealTime()
+                   ->Iterations(1);
+    }
+    last->Teardown([](const benchmark::State&) { roudi().stop(); });
+}
 
 std::optional<ZeroCopyTransport> iceoryx_zero_copy(std::string& why_not) {
     if (!find_in_path("iox-roudi")) {

@@ -225,6 +225,9 @@ void zero_copy_rate(benchmark::State& state, FrameSize size) {
 #ifdef FRAMEBUS_BENCH_HAVE_ICEORYX
 // nullopt with `why_not` set when iceoryx cannot run here (no iox-roudi).
 [[nodiscard]] std::optional<ZeroCopyTransport> iceoryx_zero_copy(std::string& why_not);
+// ice_fanout/readers_N: fanout_bench.cpp's many blocked readers, for iceoryx
+// (registered only where iceoryx can run).
+void register_iceoryx_fanout_benchmarks(std::uint32_t paced, std::uint32_t warmup);
 #endif
 
 }  // namespace framebus::bench

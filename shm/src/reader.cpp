@@ -84,7 +84,10 @@ struct Attachment {
         return at;
     }
 
-    Status claim_entry() {
+    // `start_sequence`: the frame `next()` starts after (just before the
+    // newest at open). Stored as this entry's `last_sequence` before the pid,
+    // so the writer's slot choice sees the reader where it really starts.
+    Status claim_entry(std::uint64_t start_sequence) {
         for (std::uint32_t r = 0; r < geometry.max_readers; ++r) {
             int err = sys::try_lock(file.fd(), layout::reader_lock_byte(r));
             if (err == EAGAIN) continue;  // a live reader owns it
@@ -99,10 +102,14 @@ struct Attachment {
             // relaxed: the reader table is statistics for tools.
             e.start_time.store(sys::process_start_time(::getpid()).value_or(0),
                                std::memory_order_relaxed);
-            e.last_sequence.store(0, std::memory_order_relaxed);
+            // relaxed, published by the pid's release store below.
+            e.last_sequence.store(start_sequence, std::memory_order_relaxed);
             e.frames.store(0, std::memory_order_relaxed);
             e.skipped.store(0, std::memory_order_relaxed);
-            e.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
+            // release: pairs with the writer's acquire load of the pid in
+            // consumed_sequence; whoever sees our pid sees our start, never a
+            // previous owner's `last_sequence`.
+            e.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_release);
             // Wake a writer waiting for readers (seq_cst, pairs with its load
             // of attach_futex in wait_for_reader; also a release of the pid).
             control.header->attach_futex.fetch_add(1, std::memory_order_seq_cst);
@@ -161,7 +168,8 @@ struct ReaderImpl {
         // skipped. Read before claiming the entry: a writer that waits for
         // readers to attach may publish as soon as we count as attached.
         const std::uint64_t newest = published_sequence(fresh->control);
-        if (auto st = fresh->claim_entry(); !st) return st.error();
+        const std::uint64_t start = newest > 0 ? newest - 1 : 0;
+        if (auto st = fresh->claim_entry(start); !st) return st.error();
         if (at) {
             earlier_frames += frames;
             earlier_skipped += skipped;
@@ -169,7 +177,7 @@ struct ReaderImpl {
             ++follows;
         }
         at = std::move(fresh);
-        last_sequence = newest > 0 ? newest - 1 : 0;
+        last_sequence = start;
         frames = 0;
         skipped = 0;
         looking = false;

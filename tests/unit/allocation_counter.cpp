@@ -7,10 +7,18 @@
 
 namespace {
 std::atomic<std::uint64_t> g_allocations{0};
+std::atomic<std::uint64_t> g_deallocations{0};
+void count_free(void* p) {
+    if (p != nullptr) g_deallocations.fetch_add(1, std::memory_order_relaxed);  // a count only
 }
+}  // namespace
 
 std::uint64_t framebus::test::allocations() {
     return g_allocations.load();
+}
+
+std::uint64_t framebus::test::deallocations() {
+    return g_deallocations.load();
 }
 
 void* operator new(std::size_t n) {
@@ -19,8 +27,10 @@ void* operator new(std::size_t n) {
     throw std::bad_alloc();
 }
 void operator delete(void* p) noexcept {
+    count_free(p);
     std::free(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
+    count_free(p);
     std::free(p);
 }

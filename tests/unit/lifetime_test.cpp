@@ -4,13 +4,17 @@
 // a use-after-free here is a failure even where the bytes happen to survive.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "framebus/inspect.hpp"
 #include "framebus/reader.hpp"
 #include "framebus/writer.hpp"
 #include "test_support.hpp"
+
+#include "allocation_counter.hpp"
 
 namespace framebus {
 namespace {
@@ -142,6 +146,44 @@ TEST(Lifetime, ACommitAfterCloseIsDiscardedAndReadersSeeTheEnd) {
     slot->commit();
     EXPECT_EQ(reader.wait(std::chrono::milliseconds(100)), WaitStatus::end_of_stream);
     EXPECT_EQ(reader.latest().error().code, Errc::no_frame);
+}
+
+// Whether this process still maps the segment (under its name or the
+// temporary one it was built under): a writer that kept a reference to
+// itself would leak its mapping.
+bool mapped_here(const std::string& name) {
+    std::ifstream maps("/proc/self/maps");
+    for (std::string line; std::getline(maps, line);)
+        if (line.find("/dev/shm/") != std::string::npos && line.find(name) != std::string::npos)
+            return true;
+    return false;
+}
+
+// A writer keeps a share of itself for its next slot (no reference count
+// per frame); that self-reference must not outlive the Writer.
+TEST(Lifetime, AWriterThatPublishedIsFreedWhenItGoes) {
+    const auto publish_and_close = [] {
+        Bus bus("life-free");
+        for (int i = 0; i < 3; ++i) bus.publish();
+        bus.writer->acquire(kFormat)->abandon();
+        bus.writer.reset();
+    };
+    publish_and_close();  // first-use allocations that stay (static tables) happen here
+    const auto live = [] { return test::allocations() - test::deallocations(); };
+    const std::uint64_t before = live();
+    publish_and_close();
+    EXPECT_EQ(live(), before) << "something of the writer was not freed";
+}
+
+TEST(Lifetime, AWriteSlotOutAtCloseFreesTheMappingWhenItGoes) {
+    Bus bus("life-unmapslot");
+    bus.publish();
+    auto slot = bus.writer->acquire(kFormat);
+    ASSERT_TRUE(slot);
+    bus.writer.reset();
+    EXPECT_TRUE(mapped_here(bus.name)) << "the slot keeps it mapped";
+    slot->commit();
+    EXPECT_FALSE(mapped_here(bus.name));
 }
 
 }  // namespace

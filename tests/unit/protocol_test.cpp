@@ -213,7 +213,7 @@ TEST(Protocol, WriterReusesTheNewestSlotEveryReaderIsPast) {
 }
 
 TEST(Protocol, WriterTakesTheOldestFrameWhenAReaderIsBehindOnAll) {
-    ChoiceFixture fresh(/*last=*/0);  // attached, nothing leased yet: nothing consumed
+    ChoiceFixture fresh(/*last=*/0);  // attached before frame 1, nothing leased yet
     EXPECT_EQ(fresh.choose(5), 0u) << "frame 1, the oldest";
     ChoiceFixture with_empty(/*last=*/0);
     with_empty.control.slots[1].state.store(0);  // frame 2 abandoned: slot 1 empty
@@ -370,6 +370,30 @@ TEST(Protocol, AReaderArrivingMidStreamStartsAtTheNewestFrame) {
     ASSERT_TRUE(lease);
     EXPECT_EQ(lease->sequence(), 5u);
     EXPECT_EQ(reader.skipped(), 0u);
+}
+
+// A reader that has leased nothing yet stands just before the newest frame
+// at its open, not at 0: the writer keeps reusing hot slots (frame 3's, not
+// frame 1's), and the new reader still gets every frame from the newest on.
+TEST(Protocol, ANewReaderKeepsTheHotSlotChoiceAndLosesNothing) {
+    Bus bus("newreader", /*max_readers=*/1);  // 1 * 2 + 2 = 4 slots
+    std::vector<std::uint32_t> slot_of{0};    // slot_of[seq]
+    for (int i = 0; i < 4; ++i) slot_of.push_back(bus.publish());
+    Reader reader = bus.open_reader();
+    const auto entries = inspect(bus.name);
+    ASSERT_TRUE(entries);
+    ASSERT_EQ(entries->readers.size(), 1u);
+    EXPECT_EQ(entries->readers[0].last_sequence, 3u) << "the frame next() starts after";
+    EXPECT_EQ(bus.publish(), slot_of[3]) << "frame 5 reuses frame 3's slot, the hot one";
+    for (int i = 0; i < 2; ++i) bus.publish();  // 6, 7: the ring now holds 4..7
+    for (std::uint64_t want = 4; want <= 7; ++want) {
+        auto lease = reader.next();
+        ASSERT_TRUE(lease) << "frame " << want;
+        EXPECT_EQ(lease->sequence(), want);
+        EXPECT_EQ(test::check_frame(lease->data(), kFormat.bytes(), want), 0u);
+    }
+    EXPECT_EQ(reader.skipped(), 0u);
+    EXPECT_EQ(reader.frames() + reader.skipped(), 4u) << "published from its first frame on";
 }
 
 TEST(Protocol, WaitTimesOutThenWakesForAFrameAndDrainsBeforeEndOfStream) {

@@ -107,9 +107,11 @@ class SlotHistory {
 };
 
 // The newest frame every attached reader has leased: `next()` never returns
-// it or an older one again, so overwriting it costs no reader a frame (a
-// reader that has leased nothing yet counts 0: then nothing is consumed). `last_sequence` is the
-// reader's own relaxed statistic: a stale value is a lower one, which only makes the choice more
+// it or an older one again, so overwriting it costs no reader a frame. A
+// reader that has leased nothing yet has stored the frame it starts after
+// (just before the newest at its open), so a new reader does not stop the hot
+// choice until its first lease. `last_sequence` is the reader's own relaxed
+// statistic: a stale value is a lower one, which only makes the choice more
 // careful. No reader: nothing is consumed, so the ring keeps its history.
 inline std::uint64_t consumed_sequence(const ControlView& c, std::uint32_t max_readers,
                                        std::uint64_t newest) {
@@ -117,8 +119,10 @@ inline std::uint64_t consumed_sequence(const ControlView& c, std::uint32_t max_r
     bool any_reader = false;
     for (std::uint32_t r = 0; r < max_readers && consumed != 0; ++r) {
         const layout::ReaderEntry& e = c.readers[r];
-        // relaxed: see above; pid 0 is a free entry.
-        if (e.pid.load(std::memory_order_relaxed) == 0) continue;
+        // acquire: pairs with the reader's release store of its pid at
+        // claim_entry, so the `last_sequence` below is at least its start,
+        // never a previous owner's. pid 0 is a free entry.
+        if (e.pid.load(std::memory_order_acquire) == 0) continue;
         any_reader = true;
         consumed = std::min(consumed, e.last_sequence.load(std::memory_order_relaxed));
     }
