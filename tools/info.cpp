@@ -37,7 +37,10 @@ void print_text(const SegmentView& v, std::int64_t now) {
     app::print(stdout, "heartbeat    {} ago\n", duration_text(now - v.heartbeat_ns));
     app::print(stdout, "frames       {} published, {} dropped, latest sequence {}",
                v.frames_published, v.frames_dropped, v.latest_sequence);
-    if (v.latest_sequence != 0) app::print(stdout, " in slot {}", v.latest_slot);
+    if (v.latest_rewriting)
+        app::print(stdout, ", its slot being rewritten");
+    else if (v.latest_sequence != 0)
+        app::print(stdout, " in slot {}", v.latest_slot);
     app::print(stdout, "\nwaiters      {}\n\n", v.waiters);
 
     using A = TextTable::Align;

@@ -232,8 +232,8 @@ ordered_json info_document(const SegmentView& v, std::int64_t now) {
                      {"alive", v.writer_alive},
                      {"state", writer_state_name(v.writer_state)}};
     doc["latest_sequence"] = v.latest_sequence;
-    doc["latest_slot"] =
-        v.latest_sequence != 0 ? ordered_json(v.latest_slot) : ordered_json(nullptr);
+    doc["latest_slot"] = v.latest_sequence != 0 && !v.latest_rewriting ? ordered_json(v.latest_slot)
+                                                                       : ordered_json(nullptr);
     doc["heartbeat_age_ns"] = now - v.heartbeat_ns;
     doc["frames_published"] = v.frames_published;
     doc["frames_dropped"] = v.frames_dropped;

@@ -52,7 +52,8 @@ Result<SegmentView> parse_segment(std::span<const std::byte> bytes, std::uint64_
     const std::uint64_t latest = load_field<std::uint64_t>(bytes, offsetof(SegmentHeader, latest));
     v.latest_sequence = layout::latest_sequence(latest);
     v.latest_slot = layout::latest_slot(latest);
-    if (latest != 0 && v.latest_slot >= g.slot_count)
+    v.latest_rewriting = latest != 0 && v.latest_slot == layout::kRewritingSlot;
+    if (latest != 0 && !v.latest_rewriting && v.latest_slot >= g.slot_count)
         return corrupt("latest points past the slots");
     v.heartbeat_ns = load_field<std::int64_t>(bytes, offsetof(SegmentHeader, heartbeat_ns));
     if (!plausible_timestamp(v.heartbeat_ns)) return corrupt("heartbeat off the clock");

@@ -390,13 +390,14 @@ struct WriterImpl : std::enable_shared_from_this<WriterImpl> {
         }
         const std::uint64_t seq = next_sequence;
         auto i = acquire_hot_slot(control, geometry.slot_count, geometry.max_readers, seq, cursor,
-                                  history);
+                                  history, options.reuse_newest);
         // Every slot taken: if dead readers hold some, take them back (system
         // calls, but only here, where the alternative is dropping the frame).
         if (!i && reclaim() > 0)
             i = acquire_hot_slot(control, geometry.slot_count, geometry.max_readers, seq, cursor,
-                                 history);
+                                 history, options.reuse_newest);
         if (i) {
+            if (options.reuse_newest && history.slot_of(seq - 1) == *i) ++stats.newest_reused;
             slot_out = true;
             auto share = slot_share ? std::move(slot_share) : shared_from_this();
             return WriteSlot(std::move(share), data + std::uint64_t{*i} * geometry.slot_stride,

@@ -10,8 +10,9 @@
 namespace framebus::layout {
 namespace {
 
-TEST(Layout, VersionTwoHasTheseOffsets) {
-    ASSERT_EQ(kLayoutVersion, 2u) << "layout changed: update the expected offsets below";
+// Version 3 has version 2's offsets; it adds kRewritingSlot in `latest`.
+TEST(Layout, VersionThreeHasTheseOffsets) {
+    ASSERT_EQ(kLayoutVersion, 3u) << "layout changed: update the expected offsets below";
     EXPECT_EQ(offsetof(SegmentHeader, magic), 0u);
     EXPECT_EQ(offsetof(SegmentHeader, layout_version), 8u);
     EXPECT_EQ(offsetof(SegmentHeader, header_size), 12u);

@@ -28,12 +28,14 @@ using namespace std::chrono_literals;
 const FrameFormat kFormat = FrameFormat::packed(64, 48, PixelFormat::bgr24);
 
 struct Bus {
-    explicit Bus(const char* tag, std::uint32_t max_readers = 2, std::uint32_t slots = 0) {
+    explicit Bus(const char* tag, std::uint32_t max_readers = 2, std::uint32_t slots = 0,
+                 bool reuse_newest = false) {
         name = test::unique_name(tag);
         WriterOptions options;
         options.name = name;
         options.max_readers = max_readers;
         options.slots = slots;
+        options.reuse_newest = reuse_newest;
         options.initial_format = kFormat;
         auto w = Writer::create(options);
         EXPECT_TRUE(w) << w.error().message;
@@ -191,9 +193,10 @@ struct ChoiceFixture : HandBuiltControl {
         control.header->latest.store(layout::pack_latest(seq, i));
         history.committed(i, seq);
     }
-    std::optional<std::uint32_t> choose(std::uint64_t seq) {
-        return detail::acquire_hot_slot(control, kSlots, 2, seq, cursor, history);
+    std::optional<std::uint32_t> choose(std::uint64_t seq, bool reuse_newest = false) {
+        return detail::acquire_hot_slot(control, kSlots, 2, seq, cursor, history, reuse_newest);
     }
+    std::uint64_t latest() const { return control.header->latest.load(); }
     detail::SlotHistory history;
     std::uint32_t cursor = 0;
 };
@@ -210,6 +213,91 @@ TEST(Protocol, WriterReusesTheNewestSlotEveryReaderIsPast) {
     held.control.slots[2].holders.store(0b1);
     EXPECT_EQ(held.choose(5), 1u) << "a held slot is never taken";
     EXPECT_EQ(held.control.slots[2].state.load(), layout::committed_state(3));
+}
+
+TEST(Protocol, WithReuseNewestTheWriterOverwritesTheNewestFrameOnlyOnceEveryReaderHasIt) {
+    ChoiceFixture caught_up(/*last=*/4);
+    EXPECT_EQ(caught_up.choose(5, /*reuse_newest=*/true), 3u) << "frame 4's slot, the newest";
+    EXPECT_EQ(caught_up.control.slots[3].state.load(), layout::writing_state(5));
+    EXPECT_EQ(caught_up.latest(), layout::pack_latest(4, layout::kRewritingSlot))
+        << "latest keeps the sequence and names no slot while frame 5 is written";
+    detail::HoldError error = detail::HoldError::none;
+    EXPECT_FALSE(detail::hold_latest(caught_up.control, caught_up.kSlots, 0b10, nullptr, error));
+    EXPECT_EQ(error, detail::HoldError::no_frame) << "latest() finds nothing, and no corruption";
+    caught_up.commit(3, 5);
+    EXPECT_TRUE(detail::hold_latest(caught_up.control, caught_up.kSlots, 0b10, nullptr, error));
+
+    ChoiceFixture nobody(/*last=*/0, /*reader_attached=*/false);
+    EXPECT_EQ(nobody.choose(5, true), 3u) << "no reader: nobody loses the newest frame";
+
+    ChoiceFixture behind(/*last=*/3);
+    EXPECT_EQ(behind.choose(5, true), 2u) << "frame 4 is still to come: frame 3's slot";
+    EXPECT_EQ(behind.latest(), layout::pack_latest(4, 3)) << "the newest frame stays readable";
+
+    ChoiceFixture held(/*last=*/4);
+    held.control.slots[3].holders.store(0b1);
+    EXPECT_EQ(held.choose(5, true), 2u) << "the reader still holds frame 4";
+    EXPECT_EQ(held.latest(), layout::pack_latest(4, 3));
+
+    ChoiceFixture second_reader(/*last=*/4);
+    second_reader.control.readers[1].pid.store(5678);
+    second_reader.control.readers[1].last_sequence.store(3);
+    EXPECT_EQ(second_reader.choose(5, true), 2u) << "one reader of two has not had frame 4";
+}
+
+// The same through Writer and Reader: a reader that takes every frame and
+// lets it go has the writer write one slot, loses nothing, and meanwhile
+// latest() says "no frame" rather than "corrupt".
+TEST(Protocol, AReuseNewestWriterWritesOneSlotWhileItsReaderKeepsUp) {
+    Bus bus("reusenewest", /*max_readers=*/2, /*slots=*/0, /*reuse_newest=*/true);
+    Reader reader = bus.open_reader();
+    std::vector<std::uint32_t> used;
+    for (std::uint64_t want = 1; want <= 10; ++want) {
+        used.push_back(bus.publish());
+        auto lease = reader.next();
+        ASSERT_TRUE(lease) << "frame " << want;
+        EXPECT_EQ(lease->sequence(), want);
+        EXPECT_EQ(test::check_frame(lease->data(), kFormat.bytes(), want), 0u);
+    }
+    for (std::size_t k = 1; k < used.size(); ++k) EXPECT_EQ(used[k], used[0]) << "frame " << k + 1;
+    EXPECT_EQ(bus.writer->stats().newest_reused, 9u);
+    EXPECT_EQ(reader.skipped(), 0u);
+
+    auto slot = bus.writer->acquire(kFormat);
+    ASSERT_TRUE(slot);
+    EXPECT_EQ(slot->slot_index(), used[0]);
+    auto during = reader.latest();
+    ASSERT_FALSE(during);
+    EXPECT_EQ(during.error().code, Errc::no_frame) << during.error().message;
+    const auto view = inspect(bus.name);
+    ASSERT_TRUE(view) << view.error().message;
+    EXPECT_TRUE(view->latest_rewriting);
+    EXPECT_EQ(view->latest_sequence, 10u);
+    test::fill_frame(slot->data(), kFormat.bytes(), slot->sequence());
+    slot->commit();
+    auto after = reader.latest();
+    ASSERT_TRUE(after) << after.error().message;
+    EXPECT_EQ(after->sequence(), 11u);
+
+    // A lease still out keeps its frame: the writer goes to another slot,
+    // and the newest frame stays readable while the next one is written.
+    auto other = bus.writer->acquire(kFormat);
+    ASSERT_TRUE(other);
+    EXPECT_NE(other->slot_index(), after->slot_index());
+    auto still = reader.latest();
+    ASSERT_TRUE(still) << still.error().message;
+    EXPECT_EQ(still->sequence(), 11u);
+}
+
+TEST(Protocol, ASlotOutsideTheRingInLatestIsStillCorruption) {
+    ChoiceFixture forged(/*last=*/4);
+    forged.control.header->latest.store(layout::pack_latest(4, forged.kSlots));
+    detail::HoldError error = detail::HoldError::none;
+    EXPECT_FALSE(detail::hold_latest(forged.control, forged.kSlots, 0b10, nullptr, error));
+    EXPECT_EQ(error, detail::HoldError::corrupt);
+    forged.control.header->latest.store(layout::pack_latest(4, layout::kRewritingSlot - 1));
+    EXPECT_FALSE(detail::hold_latest(forged.control, forged.kSlots, 0b10, nullptr, error));
+    EXPECT_EQ(error, detail::HoldError::corrupt);
 }
 
 TEST(Protocol, WriterTakesTheOldestFrameWhenAReaderIsBehindOnAll) {

@@ -133,7 +133,11 @@ TEST_F(ValidSegment, UnfinishedOrOtherVersionIsRejected) {
     EXPECT_NE(parse().error().message.find("made by an older framebus; restart its writer"),
               std::string::npos)
         << parse().error().message;
-    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 3);
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version),
+                        layout::kLayoutVersion - 1);
+    EXPECT_EQ(parse_error(), Errc::version_mismatch);
+    poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version),
+                        layout::kLayoutVersion + 1);
     EXPECT_EQ(parse_error(), Errc::version_mismatch);
     poke<std::uint32_t>(bytes_, offsetof(SegmentHeader, layout_version), 0x5a5a5a5a);
     EXPECT_EQ(parse_error(), Errc::corrupt) << "noise after the magic is not a version";
@@ -368,7 +372,7 @@ TEST(Validation, OnlyTemporariesWhoseBuilderDiedAreOrphans) {
     test::remove_segment_file(building);
 }
 
-// A segment of layout 1 under the name (an older framebus left it): readers
+// A segment of the previous layout under the name (an older framebus left it): readers
 // and a new writer read its header the same way; the writer takes it over
 // once its writer is dead, and refuses while that writer lives.
 TEST_F(ValidSegment, AnOlderLayoutIsRefusedByReadersAndTakenOverWhenItsWriterIsDead) {

@@ -53,7 +53,8 @@ struct SegmentView {
     bool writer_alive = false;  // filled by inspect(), not by parse
     layout::WriterState writer_state = layout::WriterState::live;
     std::uint64_t latest_sequence = 0;
-    std::uint32_t latest_slot = 0;
+    std::uint32_t latest_slot = 0;  // a slot index unless latest_rewriting
+    bool latest_rewriting = false;  // a reuse_newest writer is overwriting the newest frame
     std::int64_t heartbeat_ns = 0;
     std::uint64_t frames_published = 0;  // = latest_sequence: sequences count from 1
     std::uint64_t frames_dropped = 0;

@@ -14,13 +14,17 @@
 namespace framebus::layout {
 
 inline constexpr std::uint64_t kMagic = 0x5355424d41524646ULL;  // "FFRAMBUS" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 2;
+inline constexpr std::uint32_t kLayoutVersion = 3;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::size_t kPage = 4096;
 
 inline constexpr std::uint32_t kMaxReaders = 64;  // one bit each in SlotHeader::holders
 inline constexpr std::uint32_t kMaxLeasesPerReader = 16;
 inline constexpr std::uint32_t kMaxSlots = 255;  // slot index fits 8 bits of `latest`
+// `latest`'s slot while a reuse_newest writer rewrites the newest frame's slot
+// (PROTOCOL.md "Reusing the newest slot"): the sequence stays, no slot has it.
+inline constexpr std::uint32_t kRewritingSlot = 0xff;
+static_assert(kRewritingSlot >= kMaxSlots);
 inline constexpr std::size_t kMaxNameLength = 63;
 
 // OFD lock bytes on the segment's file (PROTOCOL.md "Liveness").
@@ -38,7 +42,8 @@ inline constexpr std::uint64_t writing_state(std::uint64_t seq) {
     return (seq << 1) | kWriting;
 }
 
-// SegmentHeader::latest: (sequence << 8) | slot index; 0 means no frame yet.
+// SegmentHeader::latest: (sequence << 8) | slot index; 0 means no frame yet;
+// slot kRewritingSlot: frame `sequence` was the newest and is being overwritten.
 inline constexpr std::uint64_t pack_latest(std::uint64_t seq, std::uint32_t slot) {
     return (seq << 8) | slot;
 }

@@ -27,6 +27,14 @@ struct WriterOptions {
     FrameFormat initial_format{};     // only sizes the slots
     std::uint32_t mode = 0600;        // permission bits of the object
     bool keep = false;                // leave the segment behind on close
+    // Overwrite the newest frame's slot once every attached reader has leased
+    // that frame and none still holds it (or no reader is attached), instead
+    // of always keeping the newest frame readable: with readers keeping up,
+    // one slot stays hot in the cache, as an iceoryx chunk does. latest()
+    // finds no frame while that slot is rewritten, and the ring keeps no
+    // history for tools. No reader loses a frame `next()` would return
+    // (PROTOCOL.md "Reusing the newest slot").
+    bool reuse_newest = false;
     // How often the writer's own upkeep thread stores the heartbeat and
     // reclaims the leases of dead readers, whether frames flow or not
     // (PROTOCOL.md "Upkeep"). Zero turns the thread off.
@@ -96,9 +104,10 @@ class [[nodiscard]] WriteSlot {
 
 struct WriterStats {
     std::uint64_t published = 0;
-    std::uint64_t dropped = 0;    // acquire() found no free slot
-    std::uint64_t replaced = 0;   // segment replacements for frames that did not fit
-    std::uint64_t reclaimed = 0;  // leases of dead readers taken back
+    std::uint64_t dropped = 0;        // acquire() found no free slot
+    std::uint64_t replaced = 0;       // segment replacements for frames that did not fit
+    std::uint64_t reclaimed = 0;      // leases of dead readers taken back
+    std::uint64_t newest_reused = 0;  // reuse_newest: frames written over the one before
 };
 
 class Writer {

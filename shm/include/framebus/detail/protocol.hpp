@@ -112,9 +112,10 @@ class SlotHistory {
 // (just before the newest at its open), so a new reader does not stop the hot
 // choice until its first lease. `last_sequence` is the reader's own relaxed
 // statistic: a stale value is a lower one, which only makes the choice more
-// careful. No reader: nothing is consumed, so the ring keeps its history.
+// careful. No reader: `if_none` (0 keeps the ring's history; `newest` lets
+// a reuse_newest writer overwrite a frame nobody reads).
 inline std::uint64_t consumed_sequence(const ControlView& c, std::uint32_t max_readers,
-                                       std::uint64_t newest) {
+                                       std::uint64_t newest, std::uint64_t if_none = 0) {
     std::uint64_t consumed = newest;
     bool any_reader = false;
     for (std::uint32_t r = 0; r < max_readers && consumed != 0; ++r) {
@@ -126,9 +127,7 @@ inline std::uint64_t consumed_sequence(const ControlView& c, std::uint32_t max_r
         any_reader = true;
         consumed = std::min(consumed, e.last_sequence.load(std::memory_order_relaxed));
     }
-    // Nobody reads: keep the ring's history (oldest first), which tools and
-    // readers that attach later see; the hot choice is for frames being read.
-    return any_reader ? consumed : 0;
+    return any_reader ? consumed : if_none;
 }
 
 // (W1) + (W2) on one slot, exactly as in acquire_slot: true if it is ours.
@@ -145,6 +144,9 @@ inline bool try_take_slot(const ControlView& c, std::uint32_t i, std::uint64_t s
 }
 
 // The writer's slot choice for frame `seq` (PROTOCOL.md, "Writing a frame"):
+//  0. reuse_newest only: the newest frame's slot, if every reader has leased
+//     that frame (or none is attached) and none holds it ("Reusing the
+//     newest slot");
 //  1. the most recently written slot whose frame every reader is past: hot
 //     in the cache (written a moment ago, read a moment ago) and no loss;
 //  2. else the free slot with the oldest frame, an empty slot first;
@@ -153,11 +155,26 @@ inline bool try_take_slot(const ControlView& c, std::uint32_t i, std::uint64_t s
 inline std::optional<std::uint32_t> acquire_hot_slot(const ControlView& c, std::uint32_t slot_count,
                                                      std::uint32_t max_readers, std::uint64_t seq,
                                                      std::uint32_t& cursor,
-                                                     const SlotHistory& history) {
+                                                     const SlotHistory& history,
+                                                     bool reuse_newest = false) {
     // relaxed: only the writer stores `latest`.
     const std::uint64_t latest = c.header->latest.load(std::memory_order_relaxed);
     const std::uint64_t newest = layout::latest_sequence(latest);
     const std::uint32_t latest_slot = latest != 0 ? layout::latest_slot(latest) : slot_count;
+    // relaxed holders: a pre-check (a reader still holding the newest frame
+    // is the common reason not to reuse it); the handshake decides.
+    if (reuse_newest && latest_slot < slot_count &&
+        c.slots[latest_slot].holders.load(std::memory_order_relaxed) == 0 &&
+        consumed_sequence(c, max_readers, newest, newest) == newest) {
+        // (W0) seq_cst, before (W1): a reader whose (R2) sees the slot
+        // WRITING then loads this (or a later) `latest`, never the old word
+        // again, so hold_latest's "failed twice on the same word" still means
+        // corruption. Not restored if the take fails (a reader raced us for
+        // it): latest() finds nothing until the next commit.
+        c.header->latest.store(layout::pack_latest(newest, layout::kRewritingSlot),
+                               std::memory_order_seq_cst);
+        if (try_take_slot(c, latest_slot, seq)) return latest_slot;
+    }
     if (newest > 1) {
         const std::uint64_t consumed = consumed_sequence(c, max_readers, newest - 1);
         // Newest first, over at most one ring's worth of frames.
@@ -299,10 +316,13 @@ inline std::optional<Held> hold_latest(const ControlView& c, std::uint32_t slot_
         if (latest == 0) return error = HoldError::no_frame, std::nullopt;
         const std::uint64_t seq = layout::latest_sequence(latest);
         const std::uint32_t i = layout::latest_slot(latest);
+        // The newest frame is being overwritten (a reuse_newest writer).
+        if (i == layout::kRewritingSlot) return error = HoldError::no_frame, std::nullopt;
         if (i >= slot_count) return error = HoldError::corrupt, std::nullopt;  // untrusted
         if (try_hold(c, i, seq, bit, is_held(held, i))) return Held{i, seq};
-        // The writer never takes the latest slot, so failing twice on the
-        // same `latest` means the segment is not behaving.
+        // The writer takes the latest slot only after storing kRewritingSlot
+        // in `latest` (W0), so failing twice on the same word means the
+        // segment is not behaving.
         if (latest == previous) return error = HoldError::corrupt, std::nullopt;
         previous = latest;
     }
