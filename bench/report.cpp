@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include <tuple>
+#include <utility>
 
 namespace {
 
@@ -466,7 +468,11 @@ class Report {
                      "took the frame − the `now_ns()` stamp the writer put in the frame's first "
                      "8 bytes just before publishing (\"timestamp only\") or before loaning the "
                      "frame and filling every byte with `memset` (\"writer fills the frame\"); one "
-                     "frame in flight, paced as the rows above. Cells: framebus vs iceoryx "
+                     "frame in flight, paced as the rows above. Rows \"framebus with "
+                     "`reuse_newest`\": the writer may overwrite the newest frame once the "
+                     "reader has it (`WriterOptions::reuse_newest`), so it writes one slot as "
+                     "iceoryx writes one chunk; by default it keeps the newest frame readable and "
+                     "alternates between two. Cells: framebus vs iceoryx "
                      "(framebus ÷ iceoryx; the better figure in bold).\n\n";
         std::vector<Row> rows;
         std::vector<std::string> behind;
@@ -475,10 +481,10 @@ class Report {
                    kSizes[i] + what.substr(what.find('|') + 1);
         };
         auto compare = [&](const std::string& title, const std::string& what, const char* counter,
-                           bool higher_is_better, auto show) {
+                           bool higher_is_better, auto show, const char* bus_name = "framebus") {
             Row row{{title}};
             for (std::size_t i = 0; i < 3; ++i) {
-                const auto bus = r_.counter(key("framebus", i, what), counter);
+                const auto bus = r_.counter(key(bus_name, i, what), counter);
                 const auto ice = r_.counter(key("iceoryx", i, what), counter);
                 std::string b = show(bus), c = show(ice);
                 if (bus && ice) {
@@ -506,6 +512,16 @@ class Report {
                 compare(std::string(title) + " " + std::string(q).substr(0, 3),
                         std::string("latency|/") + c, q, false,
                         [](std::optional<double> v) { return duration(v); });
+        // The writer reusing the newest frame's slot (WriterOptions::reuse_newest).
+        if (r_.find("zc_latency/framebus-reuse/640x480/fill_wake"))
+            for (const auto& [title, c] : cases)
+                if (std::string(c).rfind("fill", 0) == 0)
+                    for (const char* q : {"p50_ns", "p99_ns"})
+                        compare(std::string(title) + " " + std::string(q).substr(0, 3) +
+                                    ", framebus with `reuse_newest`",
+                                std::string("latency|/") + c, q, false,
+                                [](std::optional<double> v) { return duration(v); },
+                                "framebus-reuse");
         compare("max rate, frames/s taken by a busy-polling reader", "rate|", "reader_fps", true,
                 rate);
         compare("max rate, frames/s published by the writer", "rate|", "writer_fps", true, rate);
@@ -523,6 +539,40 @@ class Report {
                      "untouched); the reader takes what it can in order. Frames the reader "
                      "never saw: "
                   << (lost.empty() ? "n/a" : lost) << ".\n\n";
+        // "Within 1.2x of memset alone plus the hand-over": fill p50 against
+        // memset/SIZE (one buffer, reused: the cache at its best) plus the
+        // same transport's timestamp-only p50.
+        if (r_.find("memset/640x480")) {
+            std::vector<Row> floor_rows;
+            for (const auto& [reader, stamp, fill] :
+                 {std::tuple{"blocked reader", "stamp_wake", "fill_wake"},
+                  std::tuple{"busy-poll reader", "stamp_poll", "fill_poll"}}) {
+                for (const auto& [t, t_stamp] : {std::pair{"framebus", "framebus"},
+                                                 std::pair{"framebus-reuse", "framebus"},
+                                                 std::pair{"iceoryx", "iceoryx"}}) {
+                    if (!r_.find(key(t, 0, std::string("latency|/") + fill))) continue;
+                    Row row{{std::string(reader) + ", " +
+                             (std::string(t) == "framebus-reuse" ? "framebus with `reuse_newest`"
+                                                                 : t)}};
+                    for (std::size_t i = 0; i < 3; ++i) {
+                        const auto m = r_.real_ns("memset/" + std::string(kSizes[i]));
+                        const auto h = r_.counter(key(t_stamp, i, std::string("latency|/") + stamp),
+                                                  "p50_ns");
+                        const auto f =
+                            r_.counter(key(t, i, std::string("latency|/") + fill), "p50_ns");
+                        std::optional<double> sum;
+                        if (m && h) sum = *m + *h;
+                        row.cells.push_back(duration(f) + " ÷ (" + duration(m) + " + " +
+                                            duration(h) + ") = " + times(ratio(f, sum)));
+                    }
+                    floor_rows.push_back(row);
+                }
+            }
+            std::cout << "Filling against its floor, same run: \"writer fills the frame\" p50 ÷ "
+                         "(one `memset` of the frame into one buffer used over and over + the "
+                         "same transport's \"timestamp only\" p50). Target ≤ 1.2×.\n\n";
+            print_table({"", kSizeTitles[0], kSizeTitles[1], kSizeTitles[2]}, floor_rows);
+        }
         if (!behind.empty()) {
             std::cout << "**Where framebus is behind iceoryx in this run:**\n\n";
             for (const auto& b : behind) std::cout << "- " << b << "\n";

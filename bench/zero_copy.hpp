@@ -221,7 +221,6 @@ void zero_copy_rate(benchmark::State& state, FrameSize size) {
     state.counters["lost"] = frames - got;
 }
 
-[[nodiscard]] ZeroCopyTransport framebus_zero_copy();
 #ifdef FRAMEBUS_BENCH_HAVE_ICEORYX
 // nullopt with `why_not` set when iceoryx cannot run here (no iox-roudi).
 [[nodiscard]] std::optional<ZeroCopyTransport> iceoryx_zero_copy(std::string& why_not);

@@ -28,9 +28,12 @@ const char* to_string(ZeroCopyCase c) {
 
 namespace {
 
-// acquire() + commit() as loan() + publish(); next() as take().
+// acquire() + commit() as loan() + publish(); next() as take(). ReuseNewest:
+// WriterOptions::reuse_newest, the writer overwriting the newest frame once
+// the reader has it (one hot slot, like iceoryx's one chunk in flight).
+template <bool ReuseNewest>
 struct FramebusTransport {
-    static constexpr const char* kName = "framebus";
+    static constexpr const char* kName = ReuseNewest ? "framebus-reuse" : "framebus";
 
     class Writer {
       public:
@@ -39,6 +42,7 @@ struct FramebusTransport {
             options.name = name;
             options.max_readers = 8;  // framebus-writer's default, as in every bus row
             options.initial_format = size.format();
+            options.reuse_newest = ReuseNewest;
             auto writer = framebus::Writer::create(options);
             if (!writer) return nullptr;
             return std::unique_ptr<Writer>(new Writer(std::move(*writer), size.format()));
@@ -92,13 +96,16 @@ struct FramebusTransport {
 
 }  // namespace
 
+template <bool ReuseNewest>
 ZeroCopyTransport framebus_zero_copy() {
-    return {FramebusTransport::kName, &zero_copy_latency<FramebusTransport>,
-            &zero_copy_rate<FramebusTransport>, nullptr};
+    using T = FramebusTransport<ReuseNewest>;
+    return {T::kName, &zero_copy_latency<T>, &zero_copy_rate<T>, nullptr};
 }
 
 void register_zero_copy_benchmarks(const RunLengths& run) {
-    std::vector<ZeroCopyTransport> transports{framebus_zero_copy()};
+    std::vector<ZeroCopyTransport> transports{framebus_zero_copy<false>()};
+    // Only where the writer writes the frame: the slot choice is what differs.
+    const ZeroCopyTransport reuse = framebus_zero_copy<true>();
 #ifdef FRAMEBUS_BENCH_HAVE_ICEORYX
     std::string why_not;
     if (auto iceoryx = iceoryx_zero_copy(why_not))
@@ -128,6 +135,16 @@ void register_zero_copy_benchmarks(const RunLengths& run) {
                               ->Unit(benchmark::kMicrosecond)
                               ->UseRealTime()
                               ->Iterations(frames);
+                if (t == 0 && fills(what))
+                    benchmark::RegisterBenchmark(("zc_latency/" + reuse.name + "/" + size.label +
+                                                  "/" + to_string(what))
+                                                     .c_str(),
+                                                 [=](benchmark::State& s) {
+                                                     reuse.latency(s, size, what, warmup);
+                                                 })
+                        ->Unit(benchmark::kMicrosecond)
+                        ->UseRealTime()
+                        ->Iterations(frames);
             }
         }
         for (std::size_t t = 0; t < transports.size(); ++t) {

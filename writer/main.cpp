@@ -117,6 +117,7 @@ int run(const Options& options) {
         return fail(2, st.error().message);
     writer_options.mode = options.mode;
     writer_options.keep = options.keep;
+    writer_options.reuse_newest = options.reuse_newest;
 
     install_stop_handlers();  // before the segment exists: a signal now still cleans up
     auto created = Writer::create(writer_options);
@@ -127,11 +128,12 @@ int run(const Options& options) {
     if (!options.quiet)
         app::print(stderr,
                    "{}: {} -> segment '{}': {}x{} {}, {} slots, {} readers max, {} leases each, "
-                   "{}\n",
+                   "{}{}\n",
                    kProgram, app::printable(source.description()), writer.name(), format.width,
                    format.height, to_string(format.pixel_format), writer.slot_count(),
                    writer.max_readers(), writer.leases_per_reader(),
-                   plan.fps > 0 ? fmt::format("{:g} fps", plan.fps) : std::string("unpaced"));
+                   plan.fps > 0 ? fmt::format("{:g} fps", plan.fps) : std::string("unpaced"),
+                   options.reuse_newest ? ", reusing the newest frame's slot" : "");
 
     StatusLine status(!options.quiet, stderr);
     Publisher publisher(writer, source, plan, status);

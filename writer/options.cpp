@@ -119,6 +119,9 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     app.add_option("--max-frames", options.max_frames, "Stop after this many frames")
         ->check(app::number_in(std::uint64_t{1}, kMaxCount));
     app.add_flag("--keep", options.keep, "Leave the segment behind at exit");
+    app.add_flag("--reuse-newest", options.reuse_newest,
+                 "Overwrite the newest frame once every reader has it: one slot stays hot "
+                 "while readers keep up, but latest() finds nothing while it is rewritten");
     std::string mode = "0600";
     app.add_option("--mode", mode, "Permission bits of the segment")
         ->check(CLI::Validator(

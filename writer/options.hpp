@@ -37,6 +37,7 @@ struct Options {
     std::optional<PixelFormat> format;  // unset (--format native): as the source decodes
     std::uint64_t max_frames = 0;       // 0: no limit
     bool keep = false;
+    bool reuse_newest = false;  // WriterOptions::reuse_newest
     std::uint32_t mode = 0600;
     bool quiet = false;
     std::optional<Size> camera_size;

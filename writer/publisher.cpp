@@ -45,6 +45,7 @@ void Publisher::refresh_counters() {
     const WriterStats stats = writer_.stats();
     counters_.dropped = stats.dropped;
     counters_.replaced = stats.replaced;
+    counters_.newest_reused = stats.newest_reused;
     counters_.decode_errors = source_.decode_errors();
     if (source_.writes_slots()) counters_.zero_copy_misses = source_.zero_copy_misses();
 }

@@ -33,9 +33,9 @@ void StatusLine::summary(const PublishCounters& counters) {
     line_open_ = false;
     app::print(out_,
                "writer summary: frames={} dropped={} zero_copy_misses={} decode_errors={} "
-               "replaced={} reconnects={} reopened={}\n",
+               "replaced={} reconnects={} reopened={} newest_reused={}\n",
                counters.frames, counters.dropped, counters.zero_copy_misses, counters.decode_errors,
-               counters.replaced, counters.reconnects, counters.reopened);
+               counters.replaced, counters.reconnects, counters.reopened, counters.newest_reused);
 }
 
 }  // namespace framebus::writer

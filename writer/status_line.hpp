@@ -18,6 +18,7 @@ struct PublishCounters {
     std::uint64_t replaced = 0;          // segment replacements (frame outgrew the slots)
     std::uint64_t reconnects = 0;        // live source reopened
     std::uint64_t reopened = 0;          // --on-demand: source reopened for a reader
+    std::uint64_t newest_reused = 0;     // --reuse-newest: frames written over the one before
 };
 
 class StatusLine {

@@ -139,13 +139,16 @@ class Writer(_framebus._Writer):
     acquire() gives a free slot with a writable numpy view; leaving
     ``with writer.acquire() as slot:`` commits it (an exception abandons it).
     close() (also leaving ``with Writer(...)``) marks end of stream and removes
-    the segment unless keep=True.
+    the segment unless keep=True. reuse_newest=True lets the writer overwrite
+    the newest frame once every reader has it (one slot stays hot in the
+    cache while readers keep up; latest() returns None while it is rewritten).
     """
 
     def __init__(self, name, width, height, format="bgr24", slots=0, max_readers=8,
-                 leases_per_reader=0, mode=0o600, keep=False, slot_capacity=0):
+                 leases_per_reader=0, mode=0o600, keep=False, slot_capacity=0,
+                 reuse_newest=False):
         super().__init__(name, width, height, format, slots, max_readers, leases_per_reader,
-                         mode, keep, slot_capacity)
+                         mode, keep, slot_capacity, reuse_newest)
 
     def __enter__(self):
         return self

@@ -580,7 +580,7 @@ class PyWriter {
     PyWriter(const std::string& name, std::uint32_t width, std::uint32_t height,
              const std::string& format, std::uint32_t slots, std::uint32_t max_readers,
              std::uint32_t leases_per_reader, std::uint32_t mode, bool keep,
-             std::uint64_t slot_capacity) {
+             std::uint64_t slot_capacity, bool reuse_newest) {
         fb::WriterOptions options;
         options.name = name;
         options.max_readers = max_readers;
@@ -588,6 +588,7 @@ class PyWriter {
         options.slot_capacity = slot_capacity;
         options.mode = mode;
         options.keep = keep;
+        options.reuse_newest = reuse_newest;
         if (leases_per_reader != 0) options.leases_per_reader = leases_per_reader;
         format_ = format_of(width, height, format);
         options.initial_format = format_;
@@ -818,10 +819,11 @@ PYBIND11_MODULE(_framebus, m) {
     py::class_<PyWriter>(m, "_Writer")
         .def(py::init<const std::string&, std::uint32_t, std::uint32_t, const std::string&,
                       std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t, bool,
-                      std::uint64_t>(),
+                      std::uint64_t, bool>(),
              py::arg("name"), py::arg("width"), py::arg("height"), py::arg("format") = "bgr24",
              py::arg("slots") = 0, py::arg("max_readers") = 8, py::arg("leases_per_reader") = 0,
-             py::arg("mode") = 0600, py::arg("keep") = false, py::arg("slot_capacity") = 0)
+             py::arg("mode") = 0600, py::arg("keep") = false, py::arg("slot_capacity") = 0,
+             py::arg("reuse_newest") = false)
         .def("acquire", &PyWriter::acquire, py::arg("width") = py::none(),
              py::arg("height") = py::none(), py::arg("format") = py::none())
         .def("end_of_stream", &PyWriter::end_of_stream)
@@ -846,6 +848,7 @@ PYBIND11_MODULE(_framebus, m) {
             d["dropped"] = s.dropped;
             d["replaced"] = s.replaced;
             d["reclaimed"] = s.reclaimed;
+            d["newest_reused"] = s.newest_reused;
             return d;
         });
 

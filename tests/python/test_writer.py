@@ -79,3 +79,23 @@ def test_writer_properties(name):
         assert frame.format == "rgb24" and frame.sequence == 1
         assert 0 < frame.capture_time <= frame.publish_time
         assert writer.stats["published"] == 1
+
+
+def test_reuse_newest_writes_one_slot_while_the_reader_keeps_up(name):
+    with framebus.Writer(name, 64, 48, format="gray8", reuse_newest=True) as writer:
+        reader = framebus.Reader(name)
+        slots = []
+        for number in range(1, 11):
+            with writer.acquire() as slot:
+                slot.array[:] = number
+                slots.append(slot.slot)
+            frame = reader.next()
+            assert frame.sequence == number and (frame.array == number).all()
+            del frame  # lets the slot go: the writer may overwrite it now
+        assert len(set(slots)) == 1, slots
+        assert writer.stats["newest_reused"] == 9
+        slot = writer.acquire()
+        assert reader.latest() is None, "the only frame is being overwritten"
+        slot.array[:] = 11
+        slot.commit()
+        assert reader.latest().sequence == 11

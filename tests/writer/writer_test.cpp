@@ -499,6 +499,26 @@ TEST_F(WriterProgram, TestPatternIsDrawnAndStampedInEveryPixelFormat) {
     }
 }
 
+// --reuse-newest: a reader taking every frame (and letting it go) gets all
+// of them, intact, while the writer writes over the frame it has just had.
+TEST_F(WriterProgram, ReuseNewestLosesNoFrameAndWritesOverTheOneTheReaderHad) {
+    const std::string name = unique_name("wr-reuse");
+    WriterProcess writer({"--name", name, "--max-frames", "30", "--wait-readers", "1",
+                          "--resize", "160x120", "--reuse-newest"},
+                         dir.path());
+    FrameCollector collector(name);
+    ASSERT_TRUE(collector.opened()) << collector.problem;
+    EXPECT_EQ(collector.drain(20s), WaitStatus::end_of_stream) << collector.problem;
+    ASSERT_EQ(writer.wait(20s), 0) << writer.err();
+    EXPECT_NE(writer.err().find("reusing the newest frame's slot"), std::string::npos)
+        << writer.err();
+    EXPECT_EQ(collector.frames.size(), 30u) << "paced at 30 fps, the reader keeps up";
+    EXPECT_EQ(collector.reader().skipped(), 0u);
+    for (const auto& frame : collector.frames)
+        EXPECT_EQ(frame.stamp.check, StampCheck::ok) << "frame " << frame.sequence;
+    EXPECT_GT(summary_value(writer.err(), "newest_reused").value_or(0), 0u) << writer.err();
+}
+
 TEST_F(WriterProgram, LeasesPerReaderSizesTheRingAndTheStartupLineSaysSo) {
     for (const auto& [args, slots, leases] :
          {std::tuple{std::vector<std::string>{}, 18u, 2u},
