@@ -226,22 +226,6 @@ void frame_memcpy(benchmark::State& state, FrameSize size) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
 }
 
-// One memset of a whole frame into one buffer used over and over: the
-// floor of "writer fills the frame" (zc_latency), where the cache helps most.
-// Pinned like the zc writer: a thread that migrates leaves its cache behind
-// (unpinned, 1080p took 160 µs instead of 60 here).
-void frame_memset(benchmark::State& state, FrameSize size) {
-    const ScopedPin pin(writer_cpu());
-    const std::size_t bytes = size.bytes();
-    std::vector<std::byte> target(bytes, std::byte{0});
-    int value = 0;
-    for (auto _ : state) {
-        std::memset(target.data(), ++value & 0xff, bytes);
-        benchmark::ClobberMemory();
-    }
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
-}
-
 }  // namespace
 
 // Named after the frame size whose framebus latencies they were measured
@@ -278,12 +262,6 @@ void register_copy_benchmarks(const RunLengths& run) {
     for (const FrameSize& size : kFrameSizes) {
         benchmark::RegisterBenchmark((std::string("memcpy/") + size.label).c_str(),
                                      [=](benchmark::State& s) { frame_memcpy(s, size); })
-            ->Unit(benchmark::kMicrosecond)
-            ->MinTime(run.min_time_s)
-            ->Repetitions(run.repetitions)
-            ->ReportAggregatesOnly(run.repetitions > 1);
-        benchmark::RegisterBenchmark((std::string("memset/") + size.label).c_str(),
-                                     [=](benchmark::State& s) { frame_memset(s, size); })
             ->Unit(benchmark::kMicrosecond)
             ->MinTime(run.min_time_s)
             ->Repetitions(run.repetitions)

@@ -17,10 +17,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bench_support.hpp"
 
@@ -92,7 +94,11 @@ void zero_copy_latency(benchmark::State& state, FrameSize size, ZeroCopyCase wha
     const std::string name = unique_segment_name("zc");
     const bool fill = fills(what);
     const bool poll = polls(what);
-    SharedChannel ch(total);
+    // After the frames: the writer's own memset of a private buffer of the
+    // frame's size, kFloorFills times (the fill rows' floor, measured in the
+    // same pinned process with the same pauses).
+    constexpr std::uint32_t kFloorFills = 50;
+    SharedChannel ch(total + kFloorFills);
     ChildProcess writer_process([&] {
         pin_this_thread(writer_cpu());
         auto writer = T::Writer::open(name, size);
@@ -115,7 +121,18 @@ void zero_copy_latency(benchmark::State& state, FrameSize size, ZeroCopyCase wha
             std::memcpy(frame, &stamp, sizeof stamp);
             writer->publish();
         }
-        return ch->acked[0].wait_for(total, 1'000'000) ? 0 : 7;
+        if (!ch->acked[0].wait_for(total, 1'000'000)) return 7;
+        if (fill) {
+            std::vector<std::byte> own(bytes, std::byte{1});
+            for (std::uint32_t k = 0; k < kFloorFills; ++k) {
+                spin_for_ns(poll ? kPollPauseNs : kBlockedPauseNs);
+                const std::int64_t start = now_ns();
+                std::memset(own.data(), fill_value(k), bytes);
+                benchmark::ClobberMemory();
+                ch.samples()[total + k] = now_ns() - start;
+            }
+        }
+        return 0;
     });
     ChildProcess reader_process([&] {
         pin_this_thread(receiver_cpu());
@@ -148,6 +165,11 @@ void zero_copy_latency(benchmark::State& state, FrameSize size, ZeroCopyCase wha
     for (auto _ : state) {
     }  // the children did the work; the figures are the counters
     set_latency_counters(state, summarize({ch.samples() + warmup, frames}));
+    if (fill) {
+        std::int64_t* floor = ch.samples() + total;
+        std::nth_element(floor, floor + kFloorFills / 2, floor + kFloorFills);
+        state.counters["memset_p50_ns"] = static_cast<double>(floor[kFloorFills / 2]);
+    }
 }
 
 // Max rate: the writer publishes `frames` frames back to back (the sequence
