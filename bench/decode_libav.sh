@@ -8,6 +8,8 @@
 #   (c) and (d) again with --slots 3: the default ring (18 slots) is cycled
 #   whole while no reader is attached, so every frame lands in a cold slot
 #   and the first lap page-faults the whole ring; 3 slots stay in the cache.
+#   And with --reuse-newest: with no reader attached the writer writes every
+#   frame over the one before, in one slot.
 # Clips (made here with ffmpeg): 1080p H.264 and 720p MJPEG. Each case runs
 # --runs times, in rounds that take every case once (so a change of the
 # machine's load hits all cases alike); the table shows the median wall time (frames/s), CPU time per
@@ -49,7 +51,8 @@ if perf stat -x, -e instructions true 2>&1 | grep -q '^[0-9]'; then have_perf=1;
 
 # case label -> command (the clip is appended)
 labels=("a VideoCapture::read" "b writer, opencv" "c writer, libav bgr24" "d writer, libav native"
-        "d  slice threads" "d  frame threads" "c  --slots 3" "d  --slots 3")
+        "d  slice threads" "d  frame threads" "c  --slots 3" "d  --slots 3"
+        "c  --reuse-newest" "d  --reuse-newest")
 command_of() {
   local name=fb-bench-$$
   case "$1" in
@@ -61,6 +64,8 @@ command_of() {
     5) echo "$writer --quiet --fps 0 --name $name --decoder libav --format native --thread-type frame" ;;
     6) echo "$writer --quiet --fps 0 --name $name --decoder libav --format bgr24 --slots 3" ;;
     7) echo "$writer --quiet --fps 0 --name $name --decoder libav --format native --slots 3" ;;
+    8) echo "$writer --quiet --fps 0 --name $name --decoder libav --format bgr24 --reuse-newest" ;;
+    9) echo "$writer --quiet --fps 0 --name $name --decoder libav --format native --reuse-newest" ;;
   esac
 }
 
