@@ -19,9 +19,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <vector>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -517,11 +517,11 @@ class Report {
             for (const auto& [title, c] : cases)
                 if (std::string(c).rfind("fill", 0) == 0)
                     for (const char* q : {"p50_ns", "p99_ns"})
-                        compare(std::string(title) + " " + std::string(q).substr(0, 3) +
-                                    ", framebus with `reuse_newest`",
-                                std::string("latency|/") + c, q, false,
-                                [](std::optional<double> v) { return duration(v); },
-                                "framebus-reuse");
+                        compare(
+                            std::string(title) + " " + std::string(q).substr(0, 3) +
+                                ", framebus with `reuse_newest`",
+                            std::string("latency|/") + c, q, false,
+                            [](std::optional<double> v) { return duration(v); }, "framebus-reuse");
         compare("max rate, frames/s taken by a busy-polling reader", "rate|", "reader_fps", true,
                 rate);
         compare("max rate, frames/s published by the writer", "rate|", "writer_fps", true, rate);
@@ -547,18 +547,18 @@ class Report {
             for (const auto& [reader, stamp, fill] :
                  {std::tuple{"blocked reader", "stamp_wake", "fill_wake"},
                   std::tuple{"busy-poll reader", "stamp_poll", "fill_poll"}}) {
-                for (const auto& [t, t_stamp] : {std::pair{"framebus", "framebus"},
-                                                 std::pair{"framebus-reuse", "framebus"},
-                                                 std::pair{"iceoryx", "iceoryx"}}) {
+                for (const auto& [t, t_stamp] :
+                     {std::pair{"framebus", "framebus"}, std::pair{"framebus-reuse", "framebus"},
+                      std::pair{"iceoryx", "iceoryx"}}) {
                     if (!r_.find(key(t, 0, std::string("latency|/") + fill))) continue;
                     Row row{{std::string(reader) + ", " +
                              (std::string(t) == "framebus-reuse" ? "framebus with `reuse_newest`"
                                                                  : t)}};
                     for (std::size_t i = 0; i < 3; ++i) {
-                        const auto m = r_.counter(key(t, i, std::string("latency|/") + fill),
-                                                  "memset_p50_ns");
-                        const auto h = r_.counter(key(t_stamp, i, std::string("latency|/") + stamp),
-                                                  "p50_ns");
+                        const auto m =
+                            r_.counter(key(t, i, std::string("latency|/") + fill), "memset_p50_ns");
+                        const auto h =
+                            r_.counter(key(t_stamp, i, std::string("latency|/") + stamp), "p50_ns");
                         const auto f =
                             r_.counter(key(t, i, std::string("latency|/") + fill), "p50_ns");
                         std::optional<double> sum;

@@ -136,12 +136,10 @@ void register_zero_copy_benchmarks(const RunLengths& run) {
                               ->UseRealTime()
                               ->Iterations(frames);
                 if (t == 0 && fills(what))
-                    benchmark::RegisterBenchmark(("zc_latency/" + reuse.name + "/" + size.label +
-                                                  "/" + to_string(what))
-                                                     .c_str(),
-                                                 [=](benchmark::State& s) {
-                                                     reuse.latency(s, size, what, warmup);
-                                                 })
+                    benchmark::RegisterBenchmark(
+                        ("zc_latency/" + reuse.name + "/" + size.label + "/" + to_string(what))
+                            .c_str(),
+                        [=](benchmark::State& s) { reuse.latency(s, size, what, warmup); })
                         ->Unit(benchmark::kMicrosecond)
                         ->UseRealTime()
                         ->Iterations(frames);

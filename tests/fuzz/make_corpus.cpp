@@ -155,6 +155,17 @@ int main(int argc, char** argv) {
              auto slot = w.acquire(s.format);  // WRITING while we snapshot
              return snapshot(s.options.name);
          }},
+        {"valid-rewriting-newest", options(2, 0), small_gray,
+         [](Writer& w, const Shape& s) {
+             // reuse_newest (set below): the only reader has the newest
+             // frame, so the writer takes its slot and `latest` names none.
+             auto reader = Reader::open(s.options.name);
+             if (!reader) return Seed{};
+             publish(w, s.format, 2);
+             if (auto lease = reader->latest(); !lease) return Seed{};
+             auto slot = w.acquire(s.format);
+             return snapshot(s.options.name);
+         }},
         {"valid-leases", options(8, 0), small_gray,
          [](Writer& w, const Shape& s) {
              publish(w, s.format, 3);
@@ -196,6 +207,7 @@ int main(int argc, char** argv) {
         ::shm_unlink(base.c_str());
         SegmentGuard guard{base};
         shape.options.initial_format = shape.format;
+        shape.options.reuse_newest = shape.file == "valid-rewriting-newest";
         auto writer = Writer::create(shape.options);
         if (!writer) {
             std::fprintf(stderr, "make_corpus: error: %s\n", writer.error().message.c_str());

@@ -503,8 +503,8 @@ TEST_F(WriterProgram, TestPatternIsDrawnAndStampedInEveryPixelFormat) {
 // of them, intact, while the writer writes over the frame it has just had.
 TEST_F(WriterProgram, ReuseNewestLosesNoFrameAndWritesOverTheOneTheReaderHad) {
     const std::string name = unique_name("wr-reuse");
-    WriterProcess writer({"--name", name, "--max-frames", "30", "--wait-readers", "1",
-                          "--resize", "160x120", "--reuse-newest"},
+    WriterProcess writer({"--name", name, "--max-frames", "30", "--wait-readers", "1", "--resize",
+                          "160x120", "--reuse-newest"},
                          dir.path());
     FrameCollector collector(name);
     ASSERT_TRUE(collector.opened()) << collector.problem;
