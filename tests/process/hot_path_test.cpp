@@ -41,7 +41,10 @@ bool allow_only_write_and_exit() {
            ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
 }
 
-TEST(HotPath, PublishAndLeaseMakeNoSystemCall) {
+class HotPath : public ::testing::TestWithParam<bool> {};  // WriterOptions::reuse_newest
+
+TEST_P(HotPath, PublishAndLeaseMakeNoSystemCall) {
+    const bool reuse_newest = GetParam();
     const std::string name = test::unique_name("nosyscall");
     test::Pipe result;
     test::Child child([&]() -> int {
@@ -50,6 +53,7 @@ TEST(HotPath, PublishAndLeaseMakeNoSystemCall) {
         options.name = name;
         options.max_readers = 2;
         options.initial_format = format;
+        options.reuse_newest = reuse_newest;
         // The upkeep thread is not the hot path; it would also keep the child
         // alive past its SYS_exit (which ends this thread only).
         options.upkeep_interval = std::chrono::milliseconds(0);
@@ -72,14 +76,26 @@ TEST(HotPath, PublishAndLeaseMakeNoSystemCall) {
             ++ok;
         }  // leases released at the end of each iteration
         result.send(ok);
+        result.send(writer->stats().newest_reused);
         ::syscall(SYS_exit, 0);  // exit, not exit_group: the filter allows only that
         return 13;
     });
     EXPECT_EQ(result.receive(std::chrono::seconds(20)), 1000u)
         << "a system call on the hot path kills the child (SIGSYS)";
+    const auto reused = result.receive(std::chrono::seconds(5));
+    ASSERT_TRUE(reused);
+    if (reuse_newest) {
+        EXPECT_EQ(*reused, 999u) << "both readers had every frame: each went over the last";
+    } else {
+        EXPECT_EQ(*reused, 0u);
+    }
     EXPECT_EQ(child.wait_exit_code(std::chrono::seconds(20)), 0);
     test::remove_segment_file(name);
 }
+
+INSTANTIATE_TEST_SUITE_P(Writers, HotPath, ::testing::Bool(), [](const auto& info) {
+    return std::string(info.param ? "ReuseNewest" : "Default");
+});
 
 }  // namespace
 }  // namespace framebus
