@@ -25,6 +25,7 @@ enum {
     PROP_MAX_READERS,
     PROP_LEASES_PER_READER,
     PROP_MODE,
+    PROP_REUSE_NEWEST,
     PROP_PUBLISHED,
     PROP_DROPPED,
 };
@@ -35,6 +36,7 @@ struct SinkState {
     guint slots = 0;
     guint max_readers = 8;
     guint leases_per_reader = 2;
+    bool reuse_newest = false;
     guint mode = 0600;
 
     // Streaming.
@@ -96,6 +98,7 @@ gboolean sink_set_caps(GstBaseSink* base, GstCaps* caps) {
         options.max_readers = s.max_readers;
         options.leases_per_reader = s.leases_per_reader;
         options.mode = s.mode;
+        options.reuse_newest = s.reuse_newest;
         GST_OBJECT_UNLOCK(self);
         options.initial_format = *format;
         auto writer = framebus::Writer::create(options);
@@ -206,6 +209,9 @@ void sink_set_property(GObject* object, guint id, const GValue* value, GParamSpe
         case PROP_MODE:
             s.mode = g_value_get_uint(value);
             break;
+        case PROP_REUSE_NEWEST:
+            s.reuse_newest = g_value_get_boolean(value) != FALSE;
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
@@ -230,6 +236,9 @@ void sink_get_property(GObject* object, guint id, GValue* value, GParamSpec* psp
             break;
         case PROP_MODE:
             g_value_set_uint(value, s.mode);
+            break;
+        case PROP_REUSE_NEWEST:
+            g_value_set_boolean(value, s.reuse_newest ? TRUE : FALSE);
             break;
         case PROP_PUBLISHED:
             g_value_set_uint64(value, s.published);
@@ -285,11 +294,18 @@ static void gst_framebus_sink_class_init(GstFramebusSinkClass* klass) {
     g_object_class_install_property(
         object_class, PROP_LEASES_PER_READER,
         g_param_spec_uint("leases-per-reader", "Leases per reader",
-                          "Frames one reader may hold at once (layout v2)", 1, 16, 2, rw));
+                          "Frames one reader may hold at once", 1, 16, 2, rw));
     g_object_class_install_property(
         object_class, PROP_MODE,
         g_param_spec_uint("mode", "Mode", "Permission bits of the segment (e.g. 0600, 0660)", 0,
                           0777, 0600, rw));
+    g_object_class_install_property(
+        object_class, PROP_REUSE_NEWEST,
+        g_param_spec_boolean("reuse-newest", "Reuse newest",
+                             "Write over the newest frame once every reader has it (one slot stays "
+                             "hot while readers keep up; latest() finds nothing while it is "
+                             "rewritten)",
+                             FALSE, rw));
     g_object_class_install_property(
         object_class, PROP_PUBLISHED,
         g_param_spec_uint64("published", "Published", "Frames published", 0, G_MAXUINT64, 0, ro));

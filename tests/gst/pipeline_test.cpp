@@ -4,8 +4,10 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <map>
 #include <string>
 
 #include "framebus/reader.hpp"
@@ -123,6 +125,40 @@ TEST_F(GstPipelineTest, VideotestsrcIntoFramebussinkReachesAReader) {
     EXPECT_EQ(*code, 0) << launch.err();
 }
 
+// reuse-newest=true: a reader that takes every frame and lets it go gets all
+// of them, nearly all written into one slot (the writer goes over the frame
+// it had; by default it alternates between two, about half in each).
+TEST_F(GstPipelineTest, FramebussinkWithReuseNewestWritesOneSlotForAReaderThatKeepsUp) {
+    Program launch({FRAMEBUS_GST_LAUNCH, "-q", "videotestsrc", "num-buffers=60", "is-live=true",
+                    "!", "video/x-raw,format=BGR,width=160,height=120,framerate=30/1", "!",
+                    "framebussink", "segment=" + name_, "reuse-newest=true"},
+                   gst_options());
+    ReaderOptions options;
+    options.wait_for_segment = 20s;
+    auto reader = Reader::open(name_, options);
+    ASSERT_TRUE(reader) << reader.error().message << "\n" << launch.err();
+    std::map<std::uint32_t, int> frames_in_slot;
+    for (;;) {
+        const WaitStatus status = reader->wait(10s);
+        if (status != WaitStatus::frame) {
+            EXPECT_EQ(status, WaitStatus::end_of_stream);
+            break;
+        }
+        auto lease = reader->next();
+        ASSERT_TRUE(lease) << lease.error().message;
+        ++frames_in_slot[lease->slot_index()];
+    }  // each lease goes before the next frame comes (30 fps)
+    EXPECT_GT(reader->frames(), 10u);
+    EXPECT_EQ(reader->skipped() + reader->frames(), reader->latest_sequence());
+    int most = 0;
+    for (const auto& [slot, count] : frames_in_slot) most = std::max(most, count);
+    EXPECT_GE(most * 10, static_cast<int>(reader->frames()) * 8)
+        << "at least 80 % of the frames in one slot; " << frames_in_slot.size() << " slots used";
+    const auto code = launch.wait(20s);
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << launch.err();
+}
+
 TEST_F(GstPipelineTest, InspectDocumentsEveryProperty) {
     ProgramRun run = run_program({FRAMEBUS_GST_INSPECT, "framebussrc"}, 30s);
     ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -131,8 +167,8 @@ TEST_F(GstPipelineTest, InspectDocumentsEveryProperty) {
         EXPECT_NE(run.out.find(std::string("  ") + property), std::string::npos) << property;
     run = run_program({FRAMEBUS_GST_INSPECT, "framebussink"}, 30s);
     ASSERT_EQ(run.exit_code, 0) << run.err;
-    for (const char* property :
-         {"segment", "slots", "max-readers", "leases-per-reader", "mode", "published", "dropped"})
+    for (const char* property : {"segment", "slots", "max-readers", "leases-per-reader", "mode",
+                                 "reuse-newest", "published", "dropped"})
         EXPECT_NE(run.out.find(std::string("  ") + property), std::string::npos) << property;
 }
 
