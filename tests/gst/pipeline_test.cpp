@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -35,6 +36,39 @@ class GstPipelineTest : public ::testing::Test {
         ProgramOptions options;
         options.env = gst_environment();
         return options;
+    }
+
+    // Reads the segment a framebussink in `launch` publishes: every frame
+    // with next() until end of stream, each lease gone before the next
+    // frame. Checks more than 10 came, none was lost silently and
+    // gst-launch ended well. Returns how many frames came.
+    int take_every_frame(Program& launch, const std::function<void(const Lease&)>& each) {
+        ReaderOptions options;
+        options.wait_for_segment = 20s;
+        auto reader = Reader::open(name_, options);
+        EXPECT_TRUE(reader) << (reader ? "" : reader.error().message) << "\n" << launch.err();
+        int frames = 0;
+        while (reader) {
+            const WaitStatus status = reader->wait(10s);
+            if (status != WaitStatus::frame) {
+                EXPECT_EQ(status, WaitStatus::end_of_stream);
+                break;
+            }
+            auto lease = reader->next();
+            if (!lease) {
+                ADD_FAILURE() << lease.error().message;
+                break;
+            }
+            each(*lease);
+            ++frames;
+        }
+        EXPECT_GT(frames, 10);
+        if (reader) {
+            EXPECT_EQ(reader->skipped() + reader->frames(), reader->latest_sequence());
+        }
+        const auto code = launch.wait(20s);
+        EXPECT_EQ(code.value_or(-1), 0) << launch.err();
+        return frames;
     }
 
     std::string name_ = unique_name("gstp");
@@ -100,29 +134,11 @@ TEST_F(GstPipelineTest, VideotestsrcIntoFramebussinkReachesAReader) {
          "video/x-raw,format=I420,width=320,height=240,framerate=60/1", "!", "videoconvert", "!",
          "video/x-raw,format=BGR", "!", "framebussink", "segment=" + name_},
         gst_options());
-    ReaderOptions options;
-    options.wait_for_segment = 20s;
-    auto reader = Reader::open(name_, options);
-    ASSERT_TRUE(reader) << reader.error().message << "\n" << launch.err();
-    int frames = 0;
-    for (;;) {
-        const WaitStatus status = reader->wait(10s);
-        if (status != WaitStatus::frame) {
-            EXPECT_EQ(status, WaitStatus::end_of_stream);
-            break;
-        }
-        auto lease = reader->next();
-        ASSERT_TRUE(lease) << lease.error().message;
-        EXPECT_EQ(lease->format().width, 320u);
-        EXPECT_EQ(lease->format().height, 240u);
-        EXPECT_EQ(lease->format().pixel_format, PixelFormat::bgr24);
-        ++frames;
-    }
-    EXPECT_GT(frames, 10);
-    EXPECT_EQ(reader->skipped() + reader->frames(), reader->latest_sequence());
-    const auto code = launch.wait(20s);
-    ASSERT_TRUE(code.has_value());
-    EXPECT_EQ(*code, 0) << launch.err();
+    take_every_frame(launch, [](const Lease& lease) {
+        EXPECT_EQ(lease.format().width, 320u);
+        EXPECT_EQ(lease.format().height, 240u);
+        EXPECT_EQ(lease.format().pixel_format, PixelFormat::bgr24);
+    });
 }
 
 // reuse-newest=true: a reader that takes every frame and lets it go gets all
@@ -133,30 +149,13 @@ TEST_F(GstPipelineTest, FramebussinkWithReuseNewestWritesOneSlotForAReaderThatKe
                     "!", "video/x-raw,format=BGR,width=160,height=120,framerate=30/1", "!",
                     "framebussink", "segment=" + name_, "reuse-newest=true"},
                    gst_options());
-    ReaderOptions options;
-    options.wait_for_segment = 20s;
-    auto reader = Reader::open(name_, options);
-    ASSERT_TRUE(reader) << reader.error().message << "\n" << launch.err();
     std::map<std::uint32_t, int> frames_in_slot;
-    for (;;) {
-        const WaitStatus status = reader->wait(10s);
-        if (status != WaitStatus::frame) {
-            EXPECT_EQ(status, WaitStatus::end_of_stream);
-            break;
-        }
-        auto lease = reader->next();
-        ASSERT_TRUE(lease) << lease.error().message;
-        ++frames_in_slot[lease->slot_index()];
-    }  // each lease goes before the next frame comes (30 fps)
-    EXPECT_GT(reader->frames(), 10u);
-    EXPECT_EQ(reader->skipped() + reader->frames(), reader->latest_sequence());
+    const int frames =
+        take_every_frame(launch, [&](const Lease& lease) { ++frames_in_slot[lease.slot_index()]; });
     int most = 0;
     for (const auto& [slot, count] : frames_in_slot) most = std::max(most, count);
-    EXPECT_GE(most * 10, static_cast<int>(reader->frames()) * 8)
+    EXPECT_GE(most * 10, frames * 8)
         << "at least 80 % of the frames in one slot; " << frames_in_slot.size() << " slots used";
-    const auto code = launch.wait(20s);
-    ASSERT_TRUE(code.has_value());
-    EXPECT_EQ(*code, 0) << launch.err();
 }
 
 TEST_F(GstPipelineTest, InspectDocumentsEveryProperty) {
