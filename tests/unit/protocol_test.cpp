@@ -273,8 +273,21 @@ TEST(Protocol, AReuseNewestWriterWritesOneSlotWhileItsReaderKeepsUp) {
     ASSERT_TRUE(view) << view.error().message;
     EXPECT_TRUE(view->latest_rewriting);
     EXPECT_EQ(view->latest_sequence, 10u);
+    // A reader that attaches now wants frame 10, which is gone: wait() does
+    // not offer it again and again (no hot loop) but sleeps until the commit.
+    Reader late = bus.open_reader();
+    auto nothing = late.latest();
+    ASSERT_FALSE(nothing);
+    EXPECT_EQ(nothing.error().code, Errc::no_frame);
+    EXPECT_EQ(late.wait(20ms), WaitStatus::timed_out);
     test::fill_frame(slot->data(), kFormat.bytes(), slot->sequence());
     slot->commit();
+    EXPECT_EQ(late.wait(1s), WaitStatus::frame);
+    auto late_frame = late.next();
+    ASSERT_TRUE(late_frame) << late_frame.error().message;
+    EXPECT_EQ(late_frame->sequence(), 11u);
+    EXPECT_EQ(late.skipped(), 1u) << "frame 10, written over before it could lease it";
+    late_frame->release();
     auto after = reader.latest();
     ASSERT_TRUE(after) << after.error().message;
     EXPECT_EQ(after->sequence(), 11u);
